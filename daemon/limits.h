@@ -1,0 +1,67 @@
+/*
+ * limits.h - every protocol and resource bound of comityd, in one place.
+ *
+ * A length, count or size read from a peer, a local client, a file or the
+ * store is checked against one of these before it is used.  Configurable
+ * bounds have their default and their hard range here.
+ */
+#ifndef COMITY_LIMITS_H
+#define COMITY_LIMITS_H
+
+#define COMITY_VERSION_STRING	"comity/0.1.0"
+#define COMITY_ALPN		"comity/1"
+
+/* Authority ids: ^[A-Z]{2}-[A-Z0-9][A-Z0-9-]{0,31}$ */
+#define ID_MAX			35
+#define ID_URI_PREFIX		"urn:comity:authority:"
+#define ENVELOPE_ID_LEN		16
+#define SHA256_LEN		32
+
+/* Frames (peer and local socket). */
+#define FRAME_HDR_LEN		4
+#define FRAME_MAX_DEFAULT	(16u << 20)
+#define FRAME_MAX_MIN		(64u << 10)
+#define FRAME_MAX_MAX		(256u << 20)
+/* Unpacking may allocate at most this many times the frame length (+ slack). */
+#define DECODE_BUDGET_FACTOR	4
+#define DECODE_BUDGET_SLACK	(64u << 10)
+#define LOCAL_FRAME_MAX		FRAME_MAX_MAX
+
+/* Request contents. */
+#define DOCS_MAX		256
+#define DOC_NAME_MAX		255
+#define MEDIA_TYPE_MAX		127
+#define TEXT_FIELD_MAX		1024	/* case ref, basis, subject, language */
+#define IDEM_KEY_MAX		128
+#define REASON_MAX		256
+
+/* Connections. */
+#define MAX_CONNECTIONS_DEFAULT	1024
+#define MAX_UNAUTH_CONNECTIONS	64	/* connections still in handshake */
+#define HANDSHAKE_TIMEOUT_DEFAULT_MS	10000
+#define IDLE_TIMEOUT_DEFAULT_MS		300000
+#define KEEPALIVE_FRACTION	3	/* send a Hello-ping after idle/3 */
+#define WINDOW_DEFAULT		64
+#define WINDOW_MAX		4096
+#define LINK_OUTPUT_MAX		(FRAME_MAX_MAX + (1u << 20))
+#define LOCAL_MAX_CLIENTS	256
+#define LOCAL_OUTPUT_MAX	(64u << 20)
+#define LIST_PAGE_MAX		1000
+#define LIST_PAGE_DEFAULT	200
+
+/* Retry back-off. */
+#define RETRY_INITIAL_DEFAULT_MS	1000
+#define RETRY_MAX_DEFAULT_MS		300000
+#define TRYLATER_DEFAULT_MS		2000
+
+/* Store. */
+#define MAP_SIZE_DEFAULT	(1ull << 30)
+#define MAP_SIZE_MIN		(1ull << 20)
+#define STORE_MAX_DBS		16
+#define BATCH_MAX_OPS		512	/* ops per group commit */
+
+/* Config. */
+#define CONF_LINE_MAX		190	/* libinih 55 splits longer lines */
+#define DIRECTORY_MAX		4096	/* authorities in the directory */
+
+#endif /* COMITY_LIMITS_H */

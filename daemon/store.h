@@ -45,6 +45,7 @@ enum store_db {
 	DB_CTLQ,	/* peer \0 u64be seq -> CtlItem: receipts to send back */
 	DB_AUDIT,	/* u64be seq -> AuditRecord */
 	DB_CORRUPT,	/* quarantined undecodable records: db(1) || key -> value */
+	DB_BLOB,	/* 'o' || id, or 'i' || id || from -> sealed envelope body */
 	DB__COUNT
 };
 

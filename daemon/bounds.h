@@ -1,12 +1,12 @@
 /*
- * limits.h - every protocol and resource bound of comityd, in one place.
+ * bounds.h - every protocol and resource bound of comityd, in one place.
  *
  * A length, count or size read from a peer, a local client, a file or the
  * store is checked against one of these before it is used.  Configurable
  * bounds have their default and their hard range here.
  */
-#ifndef COMITY_LIMITS_H
-#define COMITY_LIMITS_H
+#ifndef COMITY_BOUNDS_H
+#define COMITY_BOUNDS_H
 
 #define COMITY_VERSION_STRING	"comity/0.1.0"
 #define COMITY_ALPN		"comity/1"
@@ -64,4 +64,4 @@
 #define CONF_LINE_MAX		190	/* libinih 55 splits longer lines */
 #define DIRECTORY_MAX		4096	/* authorities in the directory */
 
-#endif /* COMITY_LIMITS_H */
+#endif /* COMITY_BOUNDS_H */

@@ -1,0 +1,40 @@
+/*
+ * comityd.h - the daemon's one global context.
+ *
+ * Holds what every module shares: configuration, directory, TLS contexts,
+ * store and event base.  Nothing
+ * else lives here; modules keep their own state in their own structs.
+ */
+#ifndef COMITYD_H
+#define COMITYD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct evdns_base;
+struct conf;
+struct directory;
+struct tls_ctx;
+struct store;
+
+struct comityd {
+	struct conf		*conf;
+	struct directory	*dir;
+	struct tls_ctx		*tls;
+	struct store		*store;
+	struct event_base	*base;
+	struct evdns_base	*dns;
+	const char		*self;		/* our authority id (conf->id) */
+	uint32_t		 self_accepts;	/* types we accept, 0 = any */
+	int			 stopping;
+};
+
+extern struct comityd	*cd;
+
+/* now_ns - CLOCK_REALTIME in ns since the epoch (UTC) */
+int64_t	now_ns(void);
+/* mono_ms - CLOCK_MONOTONIC in ms */
+uint64_t mono_ms(void);
+
+#endif /* COMITYD_H */

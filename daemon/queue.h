@@ -1,0 +1,191 @@
+/*
+ * queue.h - the life cycle of outbox and inbox items.
+ *
+ * Every transition (submit, sent, delivered, rejected, cancelled,
+ * received, retrieved) is one store batch operation that also appends its
+ * audit record, so the state change and its record commit together.
+ * Writes are asynchronous: the caller's callback runs after the group
+ * commit with the outcome; only then may anything be acknowledged.
+ * Reads (status, lists, fetch, what to send next) use short read
+ * transactions and copy out what they return.
+ *
+ * Sender side:   QUEUED -> SENT -> DELIVERED -> RETRIEVED
+ *                or REJECTED, CANCELLED (before delivery)
+ * Receiver side: RECEIVED -> RETRIEVED
+ *
+ * Keys: see store.h.  An outbox item stays in DB_OUTQ until a final
+ * receipt (DELIVERED or REJECTED) arrives, so anything queued or in flight
+ * is sent again after a restart or a lost link.
+ */
+#ifndef COMITY_QUEUE_H
+#define COMITY_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "comity.pb-c.h"
+
+#define QUEUE_ERR_MAX	256
+
+/* Completion of an asynchronous operation: rc is 0 or COMITY_E*. */
+typedef void	(*queue_cb)(void *arg, int rc);
+
+/* Outcome of a submit. */
+struct queue_submit_res {
+	uint8_t		 id[16];
+	int		 existed;		/* idempotency key was known */
+	char		 err[QUEUE_ERR_MAX];
+};
+
+/*
+ * queue_submit - validate REQ (destination in the directory and
+ * accepting the type, fields within limits), build and seal the envelope
+ * and queue it durably, with a SUBMITTED audit record carrying UID.
+ * Validation errors return a COMITY_E* code at once (reason in res->err)
+ * and cb is not called.  Otherwise returns 0 and cb(arg, rc) runs after
+ * the commit; RES must stay valid until then.  With an idempotency key
+ * already known, nothing is written and res->id is the existing id.
+ */
+int	queue_submit(const Comity__SubmitReq *req, uint32_t uid,
+	    struct queue_submit_res *res, queue_cb cb, void *arg);
+
+/*
+ * queue_ack - the local tool retrieved inbox item ID: RECEIVED ->
+ * RETRIEVED, and a RETRIEVED receipt is queued back to the sender in the
+ * same transaction.  Acking a RETRIEVED item again succeeds and changes
+ * nothing.  Returns COMITY_ENOTFOUND at once when there is no such item.
+ */
+int	queue_ack(const uint8_t id[16], uint32_t uid, queue_cb cb, void *arg);
+
+/*
+ * queue_cancel - withdraw outbox item ID that is not delivered yet
+ * (QUEUED, or SENT and not in flight on a link now).  COMITY_ESTATE when
+ * it is past that point, COMITY_ENOTFOUND when unknown.
+ */
+int	queue_cancel(const uint8_t id[16], uint32_t uid, queue_cb cb,
+	    void *arg);
+
+/*
+ * queue_status - the outbox item ID, else the inbox item ID, as an
+ * ItemInfo (caller frees with queue_info_free()).  COMITY_ENOTFOUND if
+ * neither exists.
+ */
+int	queue_status(const uint8_t id[16], Comity__ItemInfo **out);
+void	queue_info_free(Comity__ItemInfo *);
+
+/*
+ * queue_list - one page of the outbox or inbox in log order, after
+ * req->after_seq, filtered by req's urgent/state/since, at most
+ * req->limit items (LIST_PAGE_DEFAULT when 0, never more than
+ * LIST_PAGE_MAX).  Fills items/n_items (free each with queue_info_free()
+ * and the array with free()) and *more.
+ */
+int	queue_list(const Comity__ListReq *req, Comity__ItemInfo ***items,
+	    size_t *n_items, int *more);
+
+/*
+ * queue_fetch - the opened Request of inbox item ID (or of our own outbox
+ * item ID).  Free with wire_free().  Plaintext lives only in memory.
+ */
+int	queue_fetch(const uint8_t id[16], Comity__Request **out);
+
+/*
+ * queue_receipt - a copy of the stored receipt of KIND for item ID
+ * (outbox: the one received; inbox: the one we issued).  Caller frees
+ * *buf.  COMITY_ENOTFOUND when there is none (yet).
+ */
+int	queue_receipt(const uint8_t id[16], int kind, uint8_t **buf,
+	    size_t *len);
+
+/* ---- peer side (used by peer.c) ---- */
+
+/* What to send next: a packed Frame (with header) ready for the link. */
+struct queue_out {
+	uint8_t		 id[16];
+	uint64_t	 seq;		/* queue position (the cursor) */
+	int		 urgent;
+	uint8_t		*frame;		/* malloc'd, caller frees */
+	size_t		 len;
+};
+
+/*
+ * queue_next_out - up to MAX items queued for PEER in class URGENT (1) or
+ * normal (0) with a queue position after AFTER, in order.  Returns the
+ * number filled into OUT (0 when none), or a negative COMITY_E*.
+ */
+int	queue_next_out(const char *peer, int urgent, uint64_t after,
+	    struct queue_out *out, int max);
+
+/* queue_next_ctl - the same for receipts queued back to PEER. */
+int	queue_next_ctl(const char *peer, uint64_t after,
+	    struct queue_out *out, int max);
+
+/* queue_mark_sent - record that ID went out on a link (QUEUED -> SENT,
+ * sent_at, SENT audit record).  Fire and forget. */
+void	queue_mark_sent(const char *peer, const uint8_t id[16]);
+
+/*
+ * queue_receipt_in - a receipt frame from PEER: open it, check it answers
+ * an envelope we sent to PEER with that body, and apply it.  cb(arg, rc)
+ * runs after the commit; *ack_needed is set when the peer awaits a
+ * ReceiptAck for it (RETRIEVED receipts).  A forged, stray or mismatched
+ * receipt changes nothing, is logged and audited.
+ */
+struct queue_receipt_res {
+	uint8_t		 id[16];
+	int		 kind;
+	int		 ack_needed;
+	int		 final;		/* DELIVERED or REJECTED applied */
+	char		 err[QUEUE_ERR_MAX];
+};
+int	queue_receipt_in(const char *peer, const uint8_t *buf, size_t len,
+	    struct queue_receipt_res *res, queue_cb cb, void *arg);
+
+/*
+ * queue_envelope_in - an envelope from PEER: check the clear header
+ * against PEER and us, open and check the body, dedup on (from, id) and
+ * commit it.  When cb runs with rc 0, res->frame holds the Receipt frame
+ * to send back (DELIVERED, the original one for a duplicate, or REJECTED
+ * with a reason).  rc COMITY_ESTOREFULL (or another transient error)
+ * means "try later": no receipt.  ENV is borrowed until the call returns.
+ */
+struct queue_envelope_res {
+	uint8_t		 id[16];
+	uint8_t		*frame;		/* malloc'd, caller frees */
+	size_t		 len;
+	int		 kind;		/* receipt kind answered */
+	int		 duplicate;
+	int		 urgent;
+	char		 err[QUEUE_ERR_MAX];
+};
+int	queue_envelope_in(const char *peer, const Comity__Envelope *env,
+	    struct queue_envelope_res *res, queue_cb cb, void *arg);
+
+/* queue_ctl_ack - PEER stored our receipt for ID: drop it from DB_CTLQ. */
+void	queue_ctl_ack(const char *peer, const uint8_t id[16], int kind);
+
+/*
+ * queue_peer_stats - counts for `comity peers`: items waiting for PEER
+ * (envelopes + receipts), urgent ones, and the submit times of the oldest
+ * waiting item of each class (0 if none).
+ */
+struct queue_stats {
+	uint64_t	 queued;
+	uint64_t	 queued_urgent;
+	int64_t		 oldest_ns;
+	int64_t		 oldest_urgent_ns;
+};
+int	queue_peer_stats(const char *peer, struct queue_stats *st);
+
+/* queue_pending - anything (envelope or receipt) waits for PEER */
+int	queue_pending(const char *peer);
+
+/* queue_audit - append an audit record of its own (link events,
+ * refusals); fire and forget.  id: 16 bytes or NULL. */
+void	queue_audit(int event, const uint8_t *id, const char *peer,
+	    const char *detail);
+
+/* queue_init - at start: audit genesis, STARTED record (one commit) */
+int	queue_init(void);
+
+#endif /* COMITY_QUEUE_H */

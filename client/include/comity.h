@@ -1,8 +1,67 @@
 /*
  * comity.h - libcomity, the client library of the comity daemon.
+ */
+/**
+ * @mainpage libcomity
  *
- * (This header is being completed: the error set below is final and
- * shared with comityd; the API section follows.)
+ * libcomity is the small blocking C API through which local tools talk to
+ * comityd, the daemon that exchanges sealed requests for mutual legal
+ * assistance, extradition, confiscation and the transfer of sentenced
+ * persons with counterpart authorities.  The `comity` command is built on
+ * it and nothing else.
+ *
+ * A tool connects to the daemon's Unix socket with comity_connect(), calls
+ * any number of operations on the connection, and closes it with
+ * comity_close():
+ *
+ *  - comity_submit() queues a request to a counterpart; it returns only
+ *    after the daemon has committed it durably;
+ *  - comity_status(), comity_list() report outbox and inbox items;
+ *  - comity_fetch() returns an arrived request with its documents and
+ *    comity_ack() marks it retrieved (a signed RETRIEVED receipt then
+ *    travels back to the sender);
+ *  - comity_cancel() withdraws a request not yet delivered;
+ *  - comity_receipt() exports a signed receipt (DER CMS SignedData) that
+ *    stock `openssl cms -verify` checks;
+ *  - comity_peers() and comity_directory() describe the counterparts.
+ *
+ * @section conventions Conventions
+ *
+ * Every function returning @c int returns 0 (#COMITY_OK) on success or a
+ * negative code of enum #comity_error; comity_strerror() names it and
+ * comity_errmsg() gives the daemon's one-line reason for the last failure
+ * on a connection.  Request ids are 32 lower-case hexadecimal digits
+ * (16 bytes); functions taking one accept either case.  Times are
+ * nanoseconds since the Unix epoch (UTC); 0 means "not (yet)".
+ *
+ * @section ownership Memory
+ *
+ * Strings and arrays passed in are borrowed for the duration of the call.
+ * What a function returns is owned by the caller and freed with the
+ * function its documentation names (comity_free() or
+ * comity_request_free()).  Items given to a comity_list() callback are
+ * borrowed and valid only during that callback.  The library allocates
+ * with malloc(3) and reports exhaustion as #COMITY_ENOMEM; it never exits,
+ * never prints and never raises SIGPIPE.
+ *
+ * @section threads Threads
+ *
+ * A connection carries one request at a time, strictly in order: it may be
+ * used by one thread at a time (callers serialise access themselves).
+ * Distinct connections are independent and may be used from different
+ * threads concurrently.  comity_strerror() and the name functions are
+ * thread-safe.
+ *
+ * @section failures Transport failures
+ *
+ * Each call waits at most the connection's timeout (60 s by default,
+ * comity_set_timeout()) for each read or write on the socket.  After
+ * #COMITY_EIO, #COMITY_EPROTO or #COMITY_ETIMEDOUT the position in the
+ * response stream is unknown: the connection is dead and every later call
+ * on it fails with the same code.  Close it and connect again.  A submit
+ * that failed this way may or may not have been committed: repeat it with
+ * the same idempotency key to learn its id without creating a second
+ * request.
  */
 #ifndef COMITY_H
 #define COMITY_H
@@ -12,6 +71,13 @@
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* Public symbols; the library is built with hidden visibility. */
+#if defined(__GNUC__)
+#define COMITY_EXPORT	__attribute__((visibility("default")))
+#else
+#define COMITY_EXPORT
 #endif
 
 /**
@@ -44,6 +110,475 @@ enum comity_error {
 	COMITY_EEXPIRED = -19,     /**< the request's expiry has passed */
 	COMITY_EINTERNAL = -20,    /**< internal error (a bug: please report) */
 };
+/** @} */
+
+/**
+ * @defgroup values Types, states and names
+ * The numeric values equal those of the daemon's protocol and never change.
+ * @{
+ */
+
+/** Request types (what a counterpart accepts, see comity_directory()). */
+enum comity_type {
+	COMITY_TYPE_UNSPECIFIED = 0,
+	COMITY_TYPE_MLA = 1,			/**< mutual legal assistance */
+	COMITY_TYPE_EXTRADITION = 2,
+	COMITY_TYPE_CONFISCATION = 3,
+	COMITY_TYPE_TRANSFER = 4,		/**< of sentenced persons */
+	COMITY_TYPE_JOINT_INVESTIGATION = 5,	/**< joint investigation team */
+	COMITY_TYPE_OTHER = 6,
+};
+
+/** Life-cycle states.  Sender side: QUEUED, SENT, DELIVERED, RETRIEVED, or
+ * REJECTED, EXPIRED, CANCELLED.  Receiver side: RECEIVED, RETRIEVED. */
+enum comity_state {
+	COMITY_STATE_ANY = 0,		/**< in filters: any state */
+	COMITY_STATE_QUEUED = 1,
+	COMITY_STATE_SENT = 2,
+	COMITY_STATE_DELIVERED = 3,
+	COMITY_STATE_RETRIEVED = 4,
+	COMITY_STATE_REJECTED = 5,
+	COMITY_STATE_EXPIRED = 6,
+	COMITY_STATE_CANCELLED = 7,
+	COMITY_STATE_RECEIVED = 8,
+};
+
+/** Which list an item belongs to. */
+enum comity_box {
+	COMITY_BOX_OUT = 0,		/**< sent by us */
+	COMITY_BOX_IN = 1,		/**< received from a counterpart */
+};
+
+/** Priorities. */
+enum comity_priority {
+	COMITY_PRIORITY_NORMAL = 0,
+	COMITY_PRIORITY_URGENT = 1,
+};
+
+/** Receipt kinds (comity_receipt()). */
+enum comity_receipt_kind {
+	COMITY_RECEIPT_DELIVERED = 1,	/**< delivered, or rejected, by the recipient */
+	COMITY_RECEIPT_REJECTED = 2,	/**< the same receipt as DELIVERED asks for */
+	COMITY_RECEIPT_RETRIEVED = 3,	/**< opened by the recipient's local tool */
+};
+
+/**
+ * @brief Canonical lower-case name of a request type.
+ * @param[in] type a #comity_type value.
+ * @return "mla", "extradition", "confiscation", "transfer",
+ * "joint_investigation", "other"; "unspecified" for anything else.
+ * @note The string is static.
+ */
+COMITY_EXPORT const char *comity_type_name(int type);
+
+/**
+ * @brief Parse a request type name (as comity_type_name() returns, or
+ * "transfer_of_sentenced_persons", "jit"; case-insensitive).
+ * @param[in] name the name.
+ * @return a #comity_type value above 0, or #COMITY_EINVAL.
+ */
+COMITY_EXPORT int comity_type_from_name(const char *name);
+
+/**
+ * @brief Upper-case name of a state ("QUEUED" ... "RECEIVED").
+ * @param[in] state a #comity_state value.
+ * @return the name; "UNKNOWN" for anything else.
+ * @note The string is static.
+ */
+COMITY_EXPORT const char *comity_state_name(int state);
+
+/**
+ * @brief Parse a state name (either case).
+ * @param[in] name the name.
+ * @return a #comity_state value above 0, or #COMITY_EINVAL.
+ */
+COMITY_EXPORT int comity_state_from_name(const char *name);
+
+/**
+ * @brief A short English description of an error code.
+ * @param[in] err 0 or a #comity_error code.
+ * @return a static string ("unknown error" for codes not in the set).
+ */
+COMITY_EXPORT const char *comity_strerror(int err);
+/** @} */
+
+/**
+ * @defgroup conn Connections
+ * @{
+ */
+
+/** An open connection to comityd (opaque). */
+typedef struct comity_conn comity_conn;
+
+/** The socket used when neither a path nor $COMITY_SOCKET is given. */
+#define COMITY_SOCKET_DEFAULT	"/run/comity/comity.sock"
+/** The default per-read/per-write timeout, in milliseconds. */
+#define COMITY_TIMEOUT_DEFAULT_MS	60000
+
+/**
+ * @brief Connect to the daemon.
+ * @param[in] path the socket; NULL means $COMITY_SOCKET when set and not
+ * empty, else #COMITY_SOCKET_DEFAULT.
+ * @param[out] conn the new connection; NULL on failure.
+ * @note Close the connection with comity_close().  On failure errno holds
+ * the reason connect(2) gave.
+ * @retval 0 connected.
+ * @retval COMITY_EINVAL @p conn is NULL, or the path is empty or too long
+ * for a Unix socket address.
+ * @retval COMITY_ENOMEM out of memory.
+ * @retval COMITY_EPERM the socket exists but we may not use it (not in its
+ * group).
+ * @retval COMITY_ECONNECT no daemon answers on the socket (missing file,
+ * connection refused, or any other connect failure).
+ */
+COMITY_EXPORT int comity_connect(const char *path, comity_conn **conn);
+
+/**
+ * @brief Close a connection and free it.
+ * @param[in] conn the connection; NULL is a no-op.
+ */
+COMITY_EXPORT void comity_close(comity_conn *conn);
+
+/**
+ * @brief Set the timeout of each read and write on the socket.
+ * @param[in] conn the connection.
+ * @param[in] ms milliseconds; 0 waits for ever.
+ * @retval 0 done.
+ * @retval COMITY_EINVAL @p conn is NULL.
+ * @retval COMITY_EIO setsockopt(2) failed.
+ */
+COMITY_EXPORT int comity_set_timeout(comity_conn *conn, unsigned ms);
+
+/**
+ * @brief The reason of the last failure on @p conn: the daemon's one-line
+ * message, or the library's own for local failures.
+ * @param[in] conn the connection (NULL gives "").
+ * @return a string, "" when there is none.
+ * @note Borrowed: valid until the next call on @p conn.  Counterpart data
+ * quoted in it is not sanitised: escape it before showing it raw.
+ */
+COMITY_EXPORT const char *comity_errmsg(const comity_conn *conn);
+
+/**
+ * @brief Free memory the library returned (items, peer and directory
+ * arrays, receipt bytes).
+ * @param[in] p the pointer; NULL is a no-op.
+ */
+COMITY_EXPORT void comity_free(void *p);
+/** @} */
+
+/**
+ * @defgroup submit Submitting
+ * @{
+ */
+
+/** One document of a request. */
+struct comity_doc {
+	const char	*name;		/**< file name, no directory part, <= 255 bytes */
+	const char	*media_type;	/**< e.g. "application/pdf"; NULL = octet-stream */
+	const uint8_t	*data;		/**< contents */
+	size_t		 len;		/**< length of @c data */
+};
+
+/** What to submit.  NULL strings are sent as empty. */
+struct comity_submit {
+	const char	*to;		/**< recipient authority id, e.g. "KE-ODPP" */
+	int		 type;		/**< a #comity_type above 0 */
+	int		 urgent;	/**< non-zero: priority URGENT */
+	const char	*case_ref;	/**< our case reference */
+	const char	*basis;		/**< legal basis */
+	const char	*lang;		/**< working language (BCP 47) */
+	const char	*subject;
+	const char	*reply_to;	/**< id (32 hex) this answers, or NULL */
+	int64_t		 expires_at_ns;	/**< absolute; 0 = never */
+	const char	*idempotency_key; /**< <= 128 bytes, or NULL */
+	const struct comity_doc *docs;	/**< documents, in order */
+	size_t		 ndocs;		/**< at most 256 */
+	const char	*their_ref;	/**< the counterpart's case reference */
+};
+
+/**
+ * @brief Queue a request to a counterpart.
+ *
+ * Returns once the daemon has committed the request durably; it is then
+ * sent, retried and receipted by the daemon.  With an idempotency key the
+ * daemon already knows, nothing new is created and the existing id is
+ * returned with @p existed set.
+ * @param[in] conn the connection.
+ * @param[in] req what to send (borrowed for the call).
+ * @param[out] id the request id: 32 lower-case hex digits and a NUL.
+ * @param[out] existed set to 1 when the idempotency key was known, else
+ * 0; may be NULL.
+ * @retval 0 committed (or known).
+ * @retval COMITY_EINVAL a bad argument (missing or invalid @c to, bad
+ * @c reply_to, NULL document data) or a field the daemon refused.
+ * @retval COMITY_ETOOBIG the request does not fit a frame, or exceeds the
+ * daemon's limits.
+ * @retval COMITY_EUNKNOWNPEER @c to is not in the directory.
+ * @retval COMITY_ETYPE the counterpart does not accept @c type.
+ * @retval COMITY_EEXPIRED @c expires_at_ns has passed.
+ * @retval COMITY_ESTOREFULL the daemon's store is full; nothing stored.
+ * @retval COMITY_EAGAIN the daemon is busy; try again.
+ * @retval COMITY_ECONFLICT the idempotency key is bound to other content.
+ * @retval COMITY_ENOMEM, COMITY_EIO, COMITY_EPROTO, COMITY_ETIMEDOUT
+ * see @ref failures; the outcome is then unknown.
+ * @retval other a code the daemon returned (see comity_errmsg()).
+ */
+COMITY_EXPORT int comity_submit(comity_conn *conn,
+    const struct comity_submit *req, char id[33], int *existed);
+/** @} */
+
+/**
+ * @defgroup query Status and lists
+ * @{
+ */
+
+/** One outbox or inbox item.  Strings are never NULL ("" when absent). */
+struct comity_item {
+	char		 id[33];	/**< 32 lower-case hex digits */
+	int		 box;		/**< #comity_box */
+	int		 state;		/**< #comity_state */
+	const char	*from;		/**< sender authority id */
+	const char	*to;		/**< recipient authority id */
+	int		 priority;	/**< #comity_priority */
+	int		 type;		/**< #comity_type */
+	const char	*case_ref;	/**< the sender's case reference */
+	int64_t		 submitted_at;	/**< per-state times, ns; 0 = not (yet) */
+	int64_t		 sent_at;
+	int64_t		 delivered_at;
+	int64_t		 received_at;
+	int64_t		 retrieved_at;
+	int64_t		 rejected_at;
+	int64_t		 expired_at;
+	int64_t		 cancelled_at;
+	int64_t		 expires_at;	/**< expiry, 0 = never */
+	const char	*reason;	/**< why REJECTED/EXPIRED/CANCELLED */
+	int		 has_delivered_receipt;
+	int		 has_retrieved_receipt;
+	uint64_t	 seq;		/**< position in its list */
+	uint64_t	 body_size;	/**< sealed size in bytes */
+	uint32_t	 documents;	/**< number of documents */
+};
+
+/**
+ * @brief The state of one item (outbox first, then inbox).
+ * @param[in] conn the connection.
+ * @param[in] id the item's id (32 hex digits).
+ * @param[out] item the item; free with comity_free() (one block: its
+ * strings live inside it).
+ * @retval 0 found.
+ * @retval COMITY_EINVAL @p id is not 32 hex digits.
+ * @retval COMITY_ENOTFOUND no such item.
+ * @retval COMITY_ENOMEM, COMITY_EIO, COMITY_EPROTO, COMITY_ETIMEDOUT
+ * see @ref failures.
+ */
+COMITY_EXPORT int comity_status(comity_conn *conn, const char *id,
+    struct comity_item **item);
+
+/** Filter of comity_list(); zero-initialise, then set what you need. */
+struct comity_list_opts {
+	int		 box;		/**< #COMITY_BOX_OUT or #COMITY_BOX_IN */
+	int		 urgent_only;	/**< non-zero: urgent items only */
+	int		 state;		/**< #comity_state; #COMITY_STATE_ANY = all */
+	int64_t		 since_ns;	/**< submitted (out) / received (in) at or after */
+	uint32_t	 page_size;	/**< items per round trip, at most 1000;
+					     0 = the daemon's default (200) */
+};
+
+/**
+ * @brief Called once per item by comity_list().
+ * @param[in] item the item; borrowed, valid only during the call.
+ * @param[in] arg the caller's argument.
+ * @return 0 to go on; anything else stops the listing and comity_list()
+ * returns that value.
+ */
+typedef int (*comity_item_cb)(const struct comity_item *item, void *arg);
+
+/**
+ * @brief Walk the outbox or the inbox in log order, fetching as many pages
+ * as needed.
+ *
+ * When @p cb returns non-zero, no further page is asked for and that value
+ * is returned as it is (choose values that are not #comity_error codes to
+ * tell them apart).
+ * @param[in] conn the connection.
+ * @param[in] opts the filter; NULL lists the whole outbox.
+ * @param[in] cb called for each matching item, in order.
+ * @param[in] arg passed to @p cb.
+ * @retval 0 every item was given to @p cb.
+ * @retval COMITY_EINVAL @p cb is NULL or @p opts is out of range.
+ * @retval COMITY_ENOMEM, COMITY_EIO, COMITY_EPROTO, COMITY_ETIMEDOUT
+ * see @ref failures (#COMITY_EPROTO also when the daemon's paging does not
+ * move forward).
+ */
+COMITY_EXPORT int comity_list(comity_conn *conn,
+    const struct comity_list_opts *opts, comity_item_cb cb, void *arg);
+/** @} */
+
+/**
+ * @defgroup fetch Fetching, acknowledging, cancelling, receipts
+ * @{
+ */
+
+/** An opened request, as comity_fetch() returns it.  Strings are never
+ * NULL. */
+struct comity_request {
+	char		 id[33];	/**< 32 hex digits */
+	const char	*from;
+	const char	*to;
+	int		 priority;	/**< #comity_priority */
+	int		 type;		/**< #comity_type */
+	const char	*basis;		/**< legal basis */
+	const char	*case_ref;	/**< the sender's case reference */
+	const char	*their_ref;	/**< the recipient's case reference */
+	char		 reply_to[33];	/**< id it answers, "" if none */
+	const char	*lang;		/**< working language */
+	const char	*subject;
+	int64_t		 created_at;	/**< sender's clock, ns */
+	int64_t		 expires_at;	/**< 0 = never */
+	struct comity_doc *docs;	/**< the documents, in order */
+	size_t		 ndocs;
+	void		*priv;		/**< internal: owns the memory above */
+};
+
+/**
+ * @brief Fetch an item's request with its documents (an inbox item, or one
+ * of our own outbox items).
+ * @param[in] conn the connection.
+ * @param[in] id the item's id.
+ * @param[out] req the request; free with comity_request_free().
+ * @note Document names come from the counterpart: check them before using
+ * them as file names.  Fetching does not change the item's state; call
+ * comity_ack() once the request is safely stored.
+ * @retval 0 fetched.
+ * @retval COMITY_EINVAL @p id is not 32 hex digits.
+ * @retval COMITY_ENOTFOUND no such item.
+ * @retval COMITY_ECORRUPT the stored item failed its checks.
+ * @retval COMITY_ENOMEM, COMITY_EIO, COMITY_EPROTO, COMITY_ETIMEDOUT
+ * see @ref failures.
+ */
+COMITY_EXPORT int comity_fetch(comity_conn *conn, const char *id,
+    struct comity_request **req);
+
+/**
+ * @brief Free a fetched request; its document contents are wiped first.
+ * @param[in] req the request; NULL is a no-op.
+ */
+COMITY_EXPORT void comity_request_free(struct comity_request *req);
+
+/**
+ * @brief Mark an inbox item RETRIEVED; the daemon queues a signed
+ * RETRIEVED receipt back to the sender in the same commit.  Acknowledging
+ * it again succeeds and changes nothing.
+ * @param[in] conn the connection.
+ * @param[in] id the item's id.
+ * @retval 0 committed.
+ * @retval COMITY_EINVAL @p id is not 32 hex digits.
+ * @retval COMITY_ENOTFOUND no such inbox item.
+ * @retval COMITY_ESTOREFULL the store is full.
+ * @retval COMITY_ENOMEM, COMITY_EIO, COMITY_EPROTO, COMITY_ETIMEDOUT
+ * see @ref failures.
+ */
+COMITY_EXPORT int comity_ack(comity_conn *conn, const char *id);
+
+/**
+ * @brief Withdraw an outbox item that is not delivered yet.
+ * @param[in] conn the connection.
+ * @param[in] id the item's id.
+ * @retval 0 committed: the item is CANCELLED.
+ * @retval COMITY_EINVAL @p id is not 32 hex digits.
+ * @retval COMITY_ENOTFOUND no such outbox item.
+ * @retval COMITY_ESTATE too late: in flight, delivered or final.
+ * @retval COMITY_ESTOREFULL the store is full.
+ * @retval COMITY_ENOMEM, COMITY_EIO, COMITY_EPROTO, COMITY_ETIMEDOUT
+ * see @ref failures.
+ */
+COMITY_EXPORT int comity_cancel(comity_conn *conn, const char *id);
+
+/**
+ * @brief Export a stored receipt: DER CMS SignedData, verifiable with
+ * `openssl cms -verify -inform DER -CAfile ca.pem`.
+ * @param[in] conn the connection.
+ * @param[in] id the item's id.
+ * @param[in] kind #COMITY_RECEIPT_DELIVERED (the DELIVERED or REJECTED
+ * receipt) or #COMITY_RECEIPT_RETRIEVED.
+ * @param[out] der the bytes; free with comity_free().
+ * @param[out] len their length.
+ * @retval 0 done.
+ * @retval COMITY_EINVAL bad @p id or @p kind.
+ * @retval COMITY_ENOTFOUND no such item, or no such receipt (yet).
+ * @retval COMITY_ENOMEM, COMITY_EIO, COMITY_EPROTO, COMITY_ETIMEDOUT
+ * see @ref failures.
+ */
+COMITY_EXPORT int comity_receipt(comity_conn *conn, const char *id,
+    int kind, uint8_t **der, size_t *len);
+/** @} */
+
+/**
+ * @defgroup peers Counterparts
+ * @{
+ */
+
+/** The link to one counterpart.  Strings are never NULL. */
+struct comity_peer {
+	const char	*id;
+	const char	*name;
+	const char	*endpoint;	/**< host:port */
+	int		 up;		/**< a link is established now */
+	uint64_t	 queued;	/**< items waiting (envelopes + receipts) */
+	uint64_t	 queued_urgent;
+	uint64_t	 in_flight;	/**< sent, not receipted yet */
+	int64_t		 oldest_queued_ns; /**< submit time of the oldest waiting item */
+	int64_t		 oldest_urgent_ns;
+	int64_t		 last_contact_ns; /**< last frame exchanged */
+	int64_t		 last_delivery_ns; /**< last envelope or receipt exchanged */
+	int64_t		 clock_skew_ns;	/**< peer clock minus ours, at Hello */
+	int64_t		 next_attempt_ns; /**< next dial, 0 = none planned */
+	const char	*last_error;	/**< "" when none */
+};
+
+/**
+ * @brief Link state, queue depth, last contact and clock skew of every
+ * counterpart.
+ * @param[in] conn the connection.
+ * @param[out] peers an array of @p n entries; free with comity_free() (one
+ * block).  NULL when @p n is 0.
+ * @param[out] n the number of entries.
+ * @retval 0 done.
+ * @retval COMITY_ENOMEM, COMITY_EIO, COMITY_EPROTO, COMITY_ETIMEDOUT
+ * see @ref failures.
+ */
+COMITY_EXPORT int comity_peers(comity_conn *conn, struct comity_peer **peers,
+    size_t *n);
+
+/** One authority of the directory.  Strings are never NULL. */
+struct comity_dir_entry {
+	const char	*id;
+	const char	*name;
+	const char	*endpoint;
+	const char	**accepts;	/**< request type names; none = any */
+	size_t		 naccepts;
+	const char	**languages;
+	size_t		 nlanguages;
+	const char	*timezone;
+	const char	*hours;		/**< office hours */
+	const char	*urgent;	/**< urgent contact procedure */
+	const char	*pin;		/**< SPKI SHA-256 in hex, "" if none */
+	int		 self;		/**< this entry is our own authority */
+};
+
+/**
+ * @brief The counterpart directory the daemon uses.
+ * @param[in] conn the connection.
+ * @param[out] entries an array of @p n entries; free with comity_free()
+ * (one block).  NULL when @p n is 0.
+ * @param[out] n the number of entries.
+ * @retval 0 done.
+ * @retval COMITY_ENOMEM, COMITY_EIO, COMITY_EPROTO, COMITY_ETIMEDOUT
+ * see @ref failures.
+ */
+COMITY_EXPORT int comity_directory(comity_conn *conn,
+    struct comity_dir_entry **entries, size_t *n);
 /** @} */
 
 #ifdef __cplusplus

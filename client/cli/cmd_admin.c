@@ -1,0 +1,222 @@
+/*
+ * cmd_admin.c - comity peers, directory.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "cli.h"
+#include "output.h"
+
+static int
+no_args(int argc, char **argv)
+{
+	static const struct option	opts[] = {
+		{ "json", no_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int				c;
+
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
+		if (c == 'h')
+			return cli_help();
+		return cli_usage();
+	}
+	if (optind != argc)
+		return cli_usage();
+	return -1;
+}
+
+static json_t *
+peer_json(const struct comity_peer *p)
+{
+	return json_pack("{s:o, s:o, s:o, s:b, s:I, s:I, s:I, s:o, s:o, s:o, "
+	    "s:o, s:I, s:o, s:o}",
+	    "id", out_jstr(p->id),
+	    "name", out_jstr(p->name),
+	    "endpoint", out_jstr(p->endpoint),
+	    "up", p->up,
+	    "queued", (json_int_t)p->queued,
+	    "queued_urgent", (json_int_t)p->queued_urgent,
+	    "in_flight", (json_int_t)p->in_flight,
+	    "oldest_queued_at", out_jtime(p->oldest_queued_ns),
+	    "oldest_urgent_at", out_jtime(p->oldest_urgent_ns),
+	    "last_contact_at", out_jtime(p->last_contact_ns),
+	    "last_delivery_at", out_jtime(p->last_delivery_ns),
+	    "clock_skew_ms", (json_int_t)(p->clock_skew_ns / 1000000),
+	    "next_attempt_at", out_jtime(p->next_attempt_ns),
+	    "last_error", p->last_error[0] != '\0' ? out_jstr(p->last_error) :
+	    json_null());
+}
+
+/* "age (urgent age)" of the oldest waiting items, "-" when none */
+static void
+oldest(const struct comity_peer *p, int64_t now, char *buf, size_t len)
+{
+	char	a[32], u[32];
+
+	if (p->oldest_queued_ns == 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	out_age(now - p->oldest_queued_ns, a, sizeof(a));
+	if (p->oldest_urgent_ns != 0) {
+		out_age(now - p->oldest_urgent_ns, u, sizeof(u));
+		snprintf(buf, len, "%s (urgent %s)", a, u);
+	} else
+		snprintf(buf, len, "%s", a);
+}
+
+static void
+peer_row(const struct comity_peer *p, int64_t now)
+{
+	char	old[80], last[32], skew[32], q[48];
+	char	*id = out_escape(p->id, 1);
+
+	oldest(p, now, old, sizeof(old));
+	if (p->last_contact_ns != 0)
+		out_age(now - p->last_contact_ns, last, sizeof(last));
+	else
+		snprintf(last, sizeof(last), "never");
+	out_age(p->clock_skew_ns, skew, sizeof(skew));
+	snprintf(q, sizeof(q), "%llu/%llu", (unsigned long long)p->queued,
+	    (unsigned long long)p->queued_urgent);
+	/* a link with items waiting is never shown as simply "up" */
+	printf("%-14s  %-7s  %-11s  %-9llu  %-24s  %-10s  %-8s  ",
+	    id != NULL ? id : "?", !p->up ? "down" : p->queued > 0 ?
+	    "up-busy" : "up", q, (unsigned long long)p->in_flight, old, last,
+	    p->up || p->last_contact_ns != 0 ? skew : "-");
+	out_text(stdout, p->last_error);
+	putchar('\n');
+	free(id);
+}
+
+int
+cmd_peers(int argc, char **argv)
+{
+	struct comity_peer	*peers = NULL;
+	comity_conn		*conn;
+	size_t			 i, n;
+	int64_t			 now = cli_now_ns();
+	int			 rc, st;
+
+	if ((st = no_args(argc, argv)) != -1)
+		return st;
+	if ((st = cli_connect(&conn)) != 0)
+		return st;
+	rc = comity_peers(conn, &peers, &n);
+	if (rc != 0) {
+		st = cli_error(conn, rc, NULL);
+		comity_close(conn);
+		return st;
+	}
+	comity_close(conn);
+	if (!cli.json && n > 0)
+		printf("%-14s  %-7s  %-11s  %-9s  %-24s  %-10s  %-8s  %s\n",
+		    "PEER", "LINK", "QUEUED/URG", "IN-FLIGHT", "OLDEST WAITING",
+		    "CONTACT", "SKEW", "LAST ERROR");
+	for (i = 0; i < n && st == EX_OK; i++) {
+		if (!cli.json)
+			peer_row(&peers[i], now);
+		else if (out_line(stdout, peer_json(&peers[i])) != 0)
+			st = cli_fail(EX_SOFTWARE, "cannot encode a peer");
+	}
+	comity_free(peers);
+	return st;
+}
+
+static json_t *
+str_array(const char **v, size_t n)
+{
+	json_t	*a = json_array();
+	size_t	 i;
+
+	for (i = 0; a != NULL && i < n; i++)
+		if (json_array_append_new(a, out_jstr(v[i])) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+static json_t *
+dir_json(const struct comity_dir_entry *e)
+{
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
+	    "id", out_jstr(e->id),
+	    "name", out_jstr(e->name),
+	    "endpoint", out_jstr(e->endpoint),
+	    "accepts", str_array(e->accepts, e->naccepts),
+	    "languages", str_array(e->languages, e->nlanguages),
+	    "timezone", out_jstr(e->timezone),
+	    "hours", out_jstr(e->hours),
+	    "urgent", out_jstr(e->urgent),
+	    "pin", e->pin[0] != '\0' ? out_jstr(e->pin) : json_null(),
+	    "self", e->self);
+}
+
+static void
+print_list(const char **v, size_t n, const char *none)
+{
+	size_t	i;
+
+	if (n == 0)
+		fputs(none, stdout);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			fputs(", ", stdout);
+		out_text(stdout, v[i]);
+	}
+}
+
+static void
+dir_text(const struct comity_dir_entry *e)
+{
+	out_text(stdout, e->id);
+	fputs(e->self ? "  (this authority)\n" : "\n", stdout);
+	printf("  %-10s ", "name");
+	out_text(stdout, e->name);
+	printf("\n  %-10s ", "endpoint");
+	out_text(stdout, e->endpoint);
+	printf("\n  %-10s ", "accepts");
+	print_list(e->accepts, e->naccepts, "any type");
+	printf("\n  %-10s ", "languages");
+	print_list(e->languages, e->nlanguages, "-");
+	printf("\n  %-10s ", "timezone");
+	out_text(stdout, e->timezone);
+	printf("\n  %-10s ", "hours");
+	out_text(stdout, e->hours);
+	printf("\n  %-10s ", "urgent");
+	out_text(stdout, e->urgent);
+	putchar('\n');
+}
+
+int
+cmd_directory(int argc, char **argv)
+{
+	struct comity_dir_entry	*ents = NULL;
+	comity_conn		*conn;
+	size_t			 i, n;
+	int			 rc, st;
+
+	if ((st = no_args(argc, argv)) != -1)
+		return st;
+	if ((st = cli_connect(&conn)) != 0)
+		return st;
+	if ((rc = comity_directory(conn, &ents, &n)) != 0) {
+		st = cli_error(conn, rc, NULL);
+		comity_close(conn);
+		return st;
+	}
+	comity_close(conn);
+	for (i = 0; i < n && st == EX_OK; i++) {
+		if (!cli.json)
+			dir_text(&ents[i]);
+		else if (out_line(stdout, dir_json(&ents[i])) != 0)
+			st = cli_fail(EX_SOFTWARE, "cannot encode an entry");
+	}
+	comity_free(ents);
+	return st;
+}

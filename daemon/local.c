@@ -1,0 +1,962 @@
+/*
+ * local.c - the local API server on the Unix socket (see local.h).
+ *
+ * Each client sends LocalRequest frames and gets one LocalResponse frame
+ * per request, in order.  A client has at most one request in progress:
+ * while an asynchronous queue operation (submit, ack, cancel) waits for
+ * its commit, we stop reading from that client.  A client that goes away
+ * before the commit leaves its operation detached (op->c = NULL); the
+ * operation still completes and is freed by its callback.
+ *
+ * Bounds: frame length (LOCAL_FRAME_MAX) checked from the header before
+ * the payload is pulled up, bounded decoding, unsent output
+ * (LOCAL_OUTPUT_MAX) checked before a response is queued, at most
+ * LOCAL_MAX_CLIENTS clients, and the idle timeout on reads and writes.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <openssl/crypto.h>
+
+#include "audit.h"
+#include "bounds.h"
+#include "comity.h"
+#include "comityd.h"
+#include "conf.h"
+#include "directory.h"
+#include "frame.h"
+#include "local.h"
+#include "log.h"
+#include "peer.h"
+#include "queue.h"
+#include "wire.h"
+#include "xmalloc.h"
+
+#define LOCAL_BACKLOG		128
+#define LOCAL_SOCKET_MODE	0660
+
+struct local_op;
+
+struct local_client {
+	TAILQ_ENTRY(local_client) entry;
+	struct bufferevent	*bev;
+	uid_t			 uid;
+	struct local_op		*pending;	/* async op waiting for commit */
+	int			 closing;	/* 1: close once output is sent;
+						   -1: drop now */
+	int			 in_process;	/* inside local_process() */
+};
+
+struct local_op {
+	struct local_client	*c;		/* NULL once the client left */
+	int			 op;		/* LocalRequest op case */
+	uint8_t			 id[ENVELOPE_ID_LEN];
+	struct queue_submit_res	 res;
+};
+
+static TAILQ_HEAD(, local_client) clients = TAILQ_HEAD_INITIALIZER(clients);
+static unsigned			 n_clients;
+static struct evconnlistener	*listener;
+static struct event		*resume_ev;
+static char			*sock_path;
+static dev_t			 sock_dev;
+static ino_t			 sock_ino;
+
+static void	local_process(struct local_client *);
+
+static const char *
+op_name(int op)
+{
+	switch (op) {
+	case COMITY__LOCAL_REQUEST__OP_SUBMIT:		return "submit";
+	case COMITY__LOCAL_REQUEST__OP_STATUS:		return "status";
+	case COMITY__LOCAL_REQUEST__OP_LIST:		return "list";
+	case COMITY__LOCAL_REQUEST__OP_FETCH:		return "fetch";
+	case COMITY__LOCAL_REQUEST__OP_ACK:		return "ack";
+	case COMITY__LOCAL_REQUEST__OP_CANCEL:		return "cancel";
+	case COMITY__LOCAL_REQUEST__OP_PEERS:		return "peers";
+	case COMITY__LOCAL_REQUEST__OP_DIRECTORY:	return "directory";
+	case COMITY__LOCAL_REQUEST__OP_RECEIPT:		return "receipt";
+	default:					return "unknown";
+	}
+}
+
+/* The one-line reason sent for RC when the operation gave none. */
+static const char *
+errtext(int rc)
+{
+	switch (rc) {
+	case COMITY_EINVAL:		return "invalid request";
+	case COMITY_ENOMEM:		return "out of memory";
+	case COMITY_EIO:		return "I/O error";
+	case COMITY_ESTOREFULL:		return "store full";
+	case COMITY_ENOTFOUND:		return "no such request";
+	case COMITY_ECONFLICT:		return "conflict with a stored request";
+	case COMITY_ESTATE:		return "not possible in the request's "
+					    "current state";
+	case COMITY_EPROTO:		return "malformed request";
+	case COMITY_ETOOBIG:		return "too large";
+	case COMITY_EPERM:		return "not allowed";
+	case COMITY_EAGAIN:		return "busy, try again later";
+	case COMITY_ECRYPTO:		return "signature, seal or certificate "
+					    "failure";
+	case COMITY_ECORRUPT:		return "stored data failed its checks";
+	case COMITY_EEXPIRED:		return "expired";
+	default:			return "internal error";
+	}
+}
+
+/* ------------------------------------------------------------ clients */
+
+static void
+client_free(struct local_client *c)
+{
+	if (c->pending != NULL)
+		c->pending->c = NULL;	/* the op completes on its own */
+	TAILQ_REMOVE(&clients, c, entry);
+	n_clients--;
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+/* Responses may hold a fetched request in clear: wipe them once sent. */
+static void
+wipe_cb(const void *data, size_t len, void *arg)
+{
+	(void)arg;
+	OPENSSL_cleanse((void *)(uintptr_t)data, len);
+	free((void *)(uintptr_t)data);
+}
+
+/*
+ * Queue RESP to C.  Returns 0, or -1 when the client must be dropped (it
+ * does not read its responses): c->closing is then -1 and the caller's
+ * way out (local_process) frees it.
+ */
+static int
+respond(struct local_client *c, Comity__LocalResponse *resp)
+{
+	struct evbuffer		*out = bufferevent_get_output(c->bev);
+	Comity__LocalResponse	 err = COMITY__LOCAL_RESPONSE__INIT;
+	uint8_t			*buf;
+	size_t			 len;
+
+	if (c->closing < 0)
+		return -1;
+	if (evbuffer_get_length(out) > LOCAL_OUTPUT_MAX) {
+		log_warnx("local uid=%u does not read its responses (%zu bytes "
+		    "unsent): dropped", (unsigned)c->uid,
+		    evbuffer_get_length(out));
+		c->closing = -1;
+		return -1;
+	}
+	/* a frame cannot be empty (frame.h), and a bare success would
+	 * encode to nothing: success always says so */
+	if (resp->error == 0 && (resp->message == NULL ||
+	    resp->message[0] == '\0'))
+		resp->message = (char *)"ok";
+	if (protobuf_c_message_get_packed_size(&resp->base) > LOCAL_FRAME_MAX) {
+		log_warnx("local uid=%u response above %u bytes: refused",
+		    (unsigned)c->uid, (unsigned)LOCAL_FRAME_MAX);
+		err.error = COMITY_ETOOBIG;
+		err.message = (char *)"response too large for the local socket";
+		resp = &err;
+	}
+	if ((buf = wire_pack(&resp->base, 1, &len)) == NULL)
+		fatalx("local: out of memory packing a response");
+	if (evbuffer_add_reference(out, buf, len, wipe_cb, NULL) != 0) {
+		wipe_cb(buf, len, NULL);
+		log_warnx("local uid=%u: cannot queue a response: dropped",
+		    (unsigned)c->uid);
+		c->closing = -1;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+respond_error(struct local_client *c, int rc, const char *msg)
+{
+	Comity__LocalResponse	resp = COMITY__LOCAL_RESPONSE__INIT;
+
+	resp.error = rc;
+	resp.message = (char *)(msg != NULL && msg[0] != '\0' ? msg :
+	    errtext(rc));
+	return respond(c, &resp);
+}
+
+static void
+log_op(const struct local_client *c, int op, const uint8_t *id, int rc,
+    const char *msg)
+{
+	char	h[33] = "-";
+
+	if (id != NULL)
+		wire_id_hex(id, h);
+	if (rc == 0)
+		log_debug("local uid=%u op=%s id=%s rc=0", (unsigned)c->uid,
+		    op_name(op), h);
+	else
+		log_warnx("local uid=%u op=%s id=%s rc=%d: %s",
+		    (unsigned)c->uid, op_name(op), h, rc,
+		    msg != NULL && msg[0] != '\0' ? msg : errtext(rc));
+}
+
+/* ------------------------------------------------------------ async ops */
+
+static void
+op_done_cb(void *arg, int rc)
+{
+	struct local_op		*op = arg;
+	struct local_client	*c = op->c;
+	Comity__LocalResponse	 resp = COMITY__LOCAL_RESPONSE__INIT;
+	char			 h[33];
+
+	if (c == NULL) {
+		wire_id_hex(op->op == COMITY__LOCAL_REQUEST__OP_SUBMIT ?
+		    op->res.id : op->id, h);
+		log_info("local op=%s id=%s rc=%d: client left before the "
+		    "commit", op_name(op->op), rc == 0 &&
+		    op->op == COMITY__LOCAL_REQUEST__OP_SUBMIT ? h : "-", rc);
+		free(op);
+		return;
+	}
+	c->pending = NULL;
+	if (op->op == COMITY__LOCAL_REQUEST__OP_SUBMIT) {
+		log_op(c, op->op, rc == 0 ? op->res.id : NULL, rc, op->res.err);
+		if (rc == 0) {
+			resp.id.data = op->res.id;
+			resp.id.len = ENVELOPE_ID_LEN;
+			resp.existed = op->res.existed != 0;
+			respond(c, &resp);
+		} else
+			respond_error(c, rc, op->res.err);
+	} else {
+		log_op(c, op->op, op->id, rc, NULL);
+		resp.id.data = op->id;
+		resp.id.len = ENVELOPE_ID_LEN;
+		if (rc == 0)
+			respond(c, &resp);
+		else
+			respond_error(c, rc, NULL);
+	}
+	free(op);
+	/* resume this client (it may have frames waiting already), unless
+	 * the callback ran within local_process(), which goes on itself */
+	if (!c->in_process)
+		local_process(c);
+}
+
+static struct local_op *
+op_new(struct local_client *c, int opc)
+{
+	struct local_op	*op = xcalloc(1, sizeof(*op));
+
+	op->c = c;
+	op->op = opc;
+	/* set before the call, in case the callback runs within it */
+	c->pending = op;
+	return op;
+}
+
+/* The op could not start: the callback will not run. */
+static void
+op_abort(struct local_client *c, struct local_op *op, int rc,
+    const char *msg)
+{
+	c->pending = NULL;
+	log_op(c, op->op, op->op == COMITY__LOCAL_REQUEST__OP_SUBMIT ? NULL :
+	    op->id, rc, msg);
+	respond_error(c, rc, msg);	/* MSG may live in OP */
+	free(op);
+}
+
+static int
+id_ok(const Comity__IdReq *ir)
+{
+	return ir != NULL && ir->id.len == ENVELOPE_ID_LEN;
+}
+
+static void
+do_submit(struct local_client *c, const Comity__SubmitReq *req)
+{
+	struct local_op	*op;
+	int		 rc;
+
+	if (req == NULL) {
+		respond_error(c, COMITY_EINVAL, "empty submit");
+		return;
+	}
+	op = op_new(c, COMITY__LOCAL_REQUEST__OP_SUBMIT);
+	rc = queue_submit(req, (uint32_t)c->uid, &op->res, op_done_cb, op);
+	if (rc != 0)
+		op_abort(c, op, rc, op->res.err);
+}
+
+static void
+do_id_op(struct local_client *c, int opc, const Comity__IdReq *ir)
+{
+	struct local_op	*op;
+	int		 rc;
+
+	if (!id_ok(ir)) {
+		respond_error(c, COMITY_EINVAL, "invalid request id");
+		return;
+	}
+	op = op_new(c, opc);
+	memcpy(op->id, ir->id.data, ENVELOPE_ID_LEN);
+	if (opc == COMITY__LOCAL_REQUEST__OP_ACK)
+		rc = queue_ack(op->id, (uint32_t)c->uid, op_done_cb, op);
+	else
+		rc = queue_cancel(op->id, (uint32_t)c->uid, op_done_cb, op);
+	if (rc != 0)
+		op_abort(c, op, rc, opc == COMITY__LOCAL_REQUEST__OP_ACK &&
+		    rc == COMITY_ENOTFOUND ? "no such inbox request" :
+		    rc == COMITY_ENOTFOUND ? "no such outbox request" :
+		    rc == COMITY_ESTATE ? "too late: the request is in flight, "
+		    "delivered or final" : NULL);
+}
+
+/* ------------------------------------------------------------ sync ops */
+
+static void
+do_status(struct local_client *c, const Comity__IdReq *ir)
+{
+	Comity__LocalResponse	 resp = COMITY__LOCAL_RESPONSE__INIT;
+	Comity__ItemInfo	*info = NULL;
+	int			 rc;
+
+	if (!id_ok(ir)) {
+		respond_error(c, COMITY_EINVAL, "invalid request id");
+		return;
+	}
+	rc = queue_status(ir->id.data, &info);
+	log_op(c, COMITY__LOCAL_REQUEST__OP_STATUS, ir->id.data, rc, NULL);
+	if (rc != 0) {
+		respond_error(c, rc, NULL);
+		return;
+	}
+	resp.n_items = 1;
+	resp.items = &info;
+	respond(c, &resp);
+	queue_info_free(info);
+}
+
+static void
+do_list(struct local_client *c, const Comity__ListReq *req)
+{
+	Comity__LocalResponse	 resp = COMITY__LOCAL_RESPONSE__INIT;
+	Comity__ItemInfo	**items = NULL;
+	size_t			 n = 0, i;
+	int			 rc, more = 0;
+
+	if (req == NULL || (req->box != COMITY__BOX__BOX_OUT &&
+	    req->box != COMITY__BOX__BOX_IN) ||
+	    (int)req->state < COMITY__STATE__STATE_UNSPECIFIED ||
+	    req->state > COMITY__STATE__STATE_RECEIVED ||
+	    req->limit > LIST_PAGE_MAX) {
+		respond_error(c, COMITY_EINVAL, "invalid list request");
+		return;
+	}
+	rc = queue_list(req, &items, &n, &more);
+	log_op(c, COMITY__LOCAL_REQUEST__OP_LIST, NULL, rc, NULL);
+	if (rc != 0) {
+		respond_error(c, rc, NULL);
+		return;
+	}
+	resp.n_items = n;
+	resp.items = items;
+	resp.more = more != 0;
+	respond(c, &resp);
+	for (i = 0; i < n; i++)
+		queue_info_free(items[i]);
+	free(items);
+}
+
+static void
+do_fetch(struct local_client *c, const Comity__IdReq *ir)
+{
+	Comity__LocalResponse	 resp = COMITY__LOCAL_RESPONSE__INIT;
+	Comity__Request		*rq = NULL;
+	int			 rc;
+
+	if (!id_ok(ir)) {
+		respond_error(c, COMITY_EINVAL, "invalid request id");
+		return;
+	}
+	rc = queue_fetch(ir->id.data, &rq);
+	log_op(c, COMITY__LOCAL_REQUEST__OP_FETCH, ir->id.data, rc, NULL);
+	if (rc != 0) {
+		respond_error(c, rc, NULL);
+		return;
+	}
+	resp.request = rq;
+	respond(c, &resp);
+	wire_free(rq);
+}
+
+static void
+do_receipt(struct local_client *c, const Comity__ReceiptReq *rr)
+{
+	Comity__LocalResponse	 resp = COMITY__LOCAL_RESPONSE__INIT;
+	uint8_t			*buf = NULL;
+	size_t			 len = 0;
+	int			 rc;
+
+	if (rr == NULL || rr->id.len != ENVELOPE_ID_LEN ||
+	    (rr->kind != COMITY__RECEIPT_KIND__RECEIPT_DELIVERED &&
+	    rr->kind != COMITY__RECEIPT_KIND__RECEIPT_REJECTED &&
+	    rr->kind != COMITY__RECEIPT_KIND__RECEIPT_RETRIEVED)) {
+		respond_error(c, COMITY_EINVAL, "invalid receipt request");
+		return;
+	}
+	rc = queue_receipt(rr->id.data, rr->kind, &buf, &len);
+	log_op(c, COMITY__LOCAL_REQUEST__OP_RECEIPT, rr->id.data, rc, NULL);
+	if (rc != 0) {
+		respond_error(c, rc, rc == COMITY_ENOTFOUND ? "no such request "
+		    "or no such receipt (yet)" : NULL);
+		return;
+	}
+	resp.receipt.data = buf;
+	resp.receipt.len = len;
+	respond(c, &resp);
+	free(buf);
+}
+
+static void
+do_peers(struct local_client *c)
+{
+	Comity__LocalResponse	 resp = COMITY__LOCAL_RESPONSE__INIT;
+	Comity__PeerInfo	**arr = NULL;
+	size_t			 n = 0;
+	int			 rc;
+
+	rc = peer_info(&arr, &n);
+	log_op(c, COMITY__LOCAL_REQUEST__OP_PEERS, NULL, rc, NULL);
+	if (rc != 0) {
+		respond_error(c, rc, NULL);
+		return;
+	}
+	resp.n_peers = n;
+	resp.peers = arr;
+	respond(c, &resp);
+	peer_info_free(arr, n);
+}
+
+/* Split "en, sw" into ARR (pointers into the copy BUF). */
+static size_t
+split_list(char *buf, char **arr, size_t max)
+{
+	char	*tok, *save = NULL;
+	size_t	 n = 0;
+
+	for (tok = strtok_r(buf, ",", &save); tok != NULL && n < max;
+	    tok = strtok_r(NULL, ",", &save)) {
+		size_t	len;
+
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		len = strlen(tok);
+		while (len > 0 && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
+			tok[--len] = '\0';
+		if (len > 0)
+			arr[n++] = tok;
+	}
+	return n;
+}
+
+#define DIR_LANGS_MAX	64
+
+/* What the directory response borrows or owns for one entry. */
+struct dir_out {
+	Comity__DirEntry	 de;
+	char			*accepts[DIR_TYPES_MAX];
+	char			*langs[DIR_LANGS_MAX];
+	char			*langbuf;	/* owned */
+	char			 pin[2 * 32 + 1];
+};
+
+static void
+dir_entry_out(const struct dir_entry *e, struct dir_out *o)
+{
+	static const char	hexd[] = "0123456789abcdef";
+	Comity__DirEntry	*de = &o->de;
+	int			 t;
+
+	comity__dir_entry__init(de);
+	de->id = e->id;
+	de->name = e->name != NULL ? e->name : (char *)"";
+	de->endpoint = e->endpoint != NULL ? e->endpoint : (char *)"";
+	de->timezone = e->timezone != NULL ? e->timezone : (char *)"";
+	de->hours = e->hours != NULL ? e->hours : (char *)"";
+	de->urgent = e->urgent != NULL ? e->urgent : (char *)"";
+	for (t = 1; t <= COMITY__REQUEST_TYPE__TYPE_OTHER &&
+	    de->n_accepts < DIR_TYPES_MAX; t++)
+		if (e->accepts & (1u << t))
+			o->accepts[de->n_accepts++] = (char *)type_name(t);
+	de->accepts = o->accepts;
+	if (e->languages != NULL) {
+		o->langbuf = xstrdup(e->languages);
+		de->n_languages = split_list(o->langbuf, o->langs,
+		    DIR_LANGS_MAX);
+	}
+	de->languages = o->langs;
+	if (e->has_pin) {
+		for (int i = 0; i < 32; i++) {
+			o->pin[2 * i] = hexd[e->pin[i] >> 4];
+			o->pin[2 * i + 1] = hexd[e->pin[i] & 15];
+		}
+		o->pin[64] = '\0';
+		de->pin = o->pin;
+	} else
+		de->pin = (char *)"";
+	de->self = cd->self != NULL && strcmp(e->id, cd->self) == 0;
+}
+
+static void
+do_directory(struct local_client *c)
+{
+	Comity__LocalResponse	  resp = COMITY__LOCAL_RESPONSE__INIT;
+	struct dir_out		 *outs;
+	Comity__DirEntry	**ptrs;
+	size_t			  i, n = cd->dir != NULL ? cd->dir->n : 0;
+
+	outs = xcalloc(n + 1, sizeof(*outs));
+	ptrs = xcalloc(n + 1, sizeof(*ptrs));
+	for (i = 0; i < n; i++) {
+		dir_entry_out(&cd->dir->entries[i], &outs[i]);
+		ptrs[i] = &outs[i].de;
+	}
+	log_op(c, COMITY__LOCAL_REQUEST__OP_DIRECTORY, NULL, 0, NULL);
+	resp.n_directory = n;
+	resp.directory = ptrs;
+	respond(c, &resp);
+	for (i = 0; i < n; i++)
+		free(outs[i].langbuf);
+	free(outs);
+	free(ptrs);
+}
+
+static void
+dispatch(struct local_client *c, const Comity__LocalRequest *req)
+{
+	switch (req->op_case) {
+	case COMITY__LOCAL_REQUEST__OP_SUBMIT:
+		do_submit(c, req->submit);
+		break;
+	case COMITY__LOCAL_REQUEST__OP_STATUS:
+		do_status(c, req->status);
+		break;
+	case COMITY__LOCAL_REQUEST__OP_LIST:
+		do_list(c, req->list);
+		break;
+	case COMITY__LOCAL_REQUEST__OP_FETCH:
+		do_fetch(c, req->fetch);
+		break;
+	case COMITY__LOCAL_REQUEST__OP_ACK:
+		do_id_op(c, req->op_case, req->ack);
+		break;
+	case COMITY__LOCAL_REQUEST__OP_CANCEL:
+		do_id_op(c, req->op_case, req->cancel);
+		break;
+	case COMITY__LOCAL_REQUEST__OP_PEERS:
+		do_peers(c);
+		break;
+	case COMITY__LOCAL_REQUEST__OP_DIRECTORY:
+		do_directory(c);
+		break;
+	case COMITY__LOCAL_REQUEST__OP_RECEIPT:
+		do_receipt(c, req->receipt);
+		break;
+	default:
+		log_op(c, 0, NULL, COMITY_EINVAL, "unknown operation");
+		respond_error(c, COMITY_EINVAL, "unknown operation");
+		break;
+	}
+}
+
+/* ------------------------------------------------------------ reading */
+
+/* Bad input from a local client: log it and leave an audit record. */
+static void
+local_refuse(struct local_client *c, const char *what)
+{
+	char	detail[128];
+
+	log_warnx("local uid=%u: %s", (unsigned)c->uid, what);
+	snprintf(detail, sizeof(detail), "local uid=%u: %s", (unsigned)c->uid,
+	    what);
+	queue_audit(AUDIT_LOCAL_ERROR, NULL, NULL, detail);
+}
+
+/*
+ * Handle every complete frame in C's input, one request at a time: stop
+ * at an async op, resume from its callback.  May free C.
+ */
+static void
+local_process(struct local_client *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	Comity__LocalRequest	*req;
+	uint8_t			 hdr[FRAME_HEADER_LEN], *p;
+	uint32_t		 len;
+	size_t			 avail;
+	int			 r;
+
+	c->in_process = 1;
+	while (c->pending == NULL && !c->closing) {
+		avail = evbuffer_get_length(in);
+		if (avail < FRAME_HEADER_LEN)
+			break;
+		evbuffer_copyout(in, hdr, sizeof(hdr));
+		if ((r = frame_scan(hdr, avail, LOCAL_FRAME_MAX, &len)) == -1) {
+			local_refuse(c, "invalid frame length: closed");
+			client_free(c);
+			return;
+		}
+		if (r == 0)
+			break;
+		evbuffer_drain(in, FRAME_HEADER_LEN);
+		if ((p = evbuffer_pullup(in, len)) == NULL)
+			fatalx("local: out of memory reading a request");
+		req = wire_unpack(&comity__local_request__descriptor, p, len);
+		evbuffer_drain(in, len);
+		if (req == NULL) {
+			local_refuse(c, "malformed request: closed");
+			respond_error(c, COMITY_EPROTO, "malformed request");
+			if (c->closing == 0)
+				c->closing = 1;
+			break;
+		}
+		dispatch(c, req);
+		wire_free(req);
+	}
+	c->in_process = 0;
+	if (c->closing < 0) {
+		client_free(c);
+		return;
+	}
+	if (c->closing) {
+		bufferevent_disable(c->bev, EV_READ);
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			client_free(c);
+		return;
+	}
+	if (c->pending != NULL)
+		bufferevent_disable(c->bev, EV_READ);
+	else
+		bufferevent_enable(c->bev, EV_READ);
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	local_process(arg);
+}
+
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct local_client	*c = arg;
+
+	/* the output drained: a closing client has had its last answer */
+	if (c->closing && c->pending == NULL &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		client_free(c);
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct local_client	*c = arg;
+
+	if (what & BEV_EVENT_TIMEOUT)
+		log_info("local uid=%u idle for %llu ms: closed",
+		    (unsigned)c->uid,
+		    (unsigned long long)cd->conf->idle_timeout_ms);
+	else if ((what & BEV_EVENT_EOF) && (c->pending != NULL ||
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0)) {
+		/* half-closed: it may still read what it asked for */
+		c->closing = 1;
+		bufferevent_disable(bev, EV_READ);
+		return;
+	} else if (what & BEV_EVENT_ERROR)
+		log_debug("local uid=%u: %s", (unsigned)c->uid,
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	client_free(c);
+}
+
+static void
+accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct local_client	*c;
+	struct ucred		 cred;
+	socklen_t		 credlen = sizeof(cred);
+	struct timeval		 tv;
+	uint64_t		 ms = cd->conf->idle_timeout_ms;
+
+	(void)lst;
+	(void)sa;
+	(void)salen;
+	(void)arg;
+	if (n_clients >= LOCAL_MAX_CLIENTS) {
+		log_warnx("local: %u clients already: connection refused",
+		    n_clients);
+		evutil_closesocket(fd);
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) == -1 ||
+	    credlen != sizeof(cred)) {
+		log_warn("local: SO_PEERCRED");
+		evutil_closesocket(fd);
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->uid = cred.uid;
+	c->bev = bufferevent_socket_new(cd->base, fd, BEV_OPT_CLOSE_ON_FREE |
+	    BEV_OPT_DEFER_CALLBACKS);
+	if (c->bev == NULL) {
+		log_warnx("local uid=%u: cannot create a bufferevent",
+		    (unsigned)c->uid);
+		evutil_closesocket(fd);
+		free(c);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&clients, c, entry);
+	n_clients++;
+	/* never hold more than one whole frame (and its header) unread */
+	bufferevent_setwatermark(c->bev, EV_READ, 0,
+	    (size_t)LOCAL_FRAME_MAX + FRAME_HEADER_LEN);
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	bufferevent_enable(c->bev, EV_READ);
+	log_debug("local uid=%u pid=%ld connected", (unsigned)c->uid,
+	    (long)cred.pid);
+}
+
+static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (listener != NULL)
+		evconnlistener_enable(listener);
+}
+
+static void
+accept_error_cb(struct evconnlistener *lst, void *arg)
+{
+	struct timeval	tv = { 1, 0 };
+
+	(void)arg;
+	log_warnx("local: accept failed: %s; pausing for 1s",
+	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	evconnlistener_disable(lst);
+	evtimer_add(resume_ev, &tv);
+}
+
+/* ------------------------------------------------------------ the socket */
+
+/*
+ * Remove a stale socket at PATH (nothing answers on it), refuse a live
+ * one or anything that is not a socket.
+ */
+static int
+clear_stale(const struct sockaddr_un *sun, char *err, size_t errlen)
+{
+	struct stat	st;
+	int		fd, rc, e;
+
+	if (lstat(sun->sun_path, &st) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "socket %s: %s", sun->sun_path,
+		    strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "socket %s: exists and is not a socket",
+		    sun->sun_path);
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	e = errno;
+	close(fd);
+	if (rc == 0) {
+		snprintf(err, errlen, "socket %s in use: another daemon "
+		    "answers on it", sun->sun_path);
+		return -1;
+	}
+	if (e != ECONNREFUSED) {
+		snprintf(err, errlen, "socket %s: %s", sun->sun_path,
+		    strerror(e));
+		return -1;
+	}
+	if (unlink(sun->sun_path) == -1 && errno != ENOENT) {
+		snprintf(err, errlen, "cannot remove stale socket %s: %s",
+		    sun->sun_path, strerror(errno));
+		return -1;
+	}
+	log_info("removed stale socket %s", sun->sun_path);
+	return 0;
+}
+
+static int
+socket_group(const char *name, gid_t *gid)
+{
+	struct group	*gr;
+	char		*end;
+	unsigned long	 v;
+
+	errno = 0;
+	if ((gr = getgrnam(name)) != NULL) {
+		*gid = gr->gr_gid;
+		return 0;
+	}
+	v = strtoul(name, &end, 10);
+	if (name[0] >= '0' && name[0] <= '9' && *end == '\0' &&
+	    v < (unsigned long)(gid_t)-1) {
+		*gid = (gid_t)v;
+		return 0;
+	}
+	return -1;
+}
+
+/* Bind and listen on PATH with mode 0660 and the configured group. */
+static int
+bind_socket(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	mode_t			 old;
+	gid_t			 gid;
+	int			 fd, rc, e;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "socket path %s is too long", path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if (clear_stale(&sun, err, errlen) == -1)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* never let the socket exist with a wider mode, even briefly */
+	old = umask(0777 & ~LOCAL_SOCKET_MODE);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	e = errno;
+	umask(old);
+	if (rc == -1) {
+		snprintf(err, errlen, "cannot bind socket %s: %s", path,
+		    strerror(e));
+		goto fail;
+	}
+	if (cd->conf->group != NULL) {
+		if (socket_group(cd->conf->group, &gid) == -1) {
+			snprintf(err, errlen, "socket group %s: no such group",
+			    cd->conf->group);
+			goto fail_unlink;
+		}
+		if (chown(path, (uid_t)-1, gid) == -1) {
+			snprintf(err, errlen, "cannot give socket %s to group "
+			    "%s: %s", path, cd->conf->group, strerror(errno));
+			goto fail_unlink;
+		}
+	}
+	if (chmod(path, LOCAL_SOCKET_MODE) == -1 || lstat(path, &st) == -1) {
+		snprintf(err, errlen, "socket %s: %s", path, strerror(errno));
+		goto fail_unlink;
+	}
+	if (listen(fd, LOCAL_BACKLOG) == -1) {
+		snprintf(err, errlen, "cannot listen on socket %s: %s", path,
+		    strerror(errno));
+		goto fail_unlink;
+	}
+	sock_dev = st.st_dev;
+	sock_ino = st.st_ino;
+	return fd;
+fail_unlink:
+	unlink(path);
+fail:
+	close(fd);
+	return -1;
+}
+
+int
+local_listen(char *err, size_t errlen)
+{
+	int	fd;
+
+	if ((fd = bind_socket(cd->conf->socket, err, errlen)) == -1)
+		return -1;
+	sock_path = xstrdup(cd->conf->socket);
+	listener = evconnlistener_new(cd->base, accept_cb, NULL,
+	    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_CLOSE_ON_FREE, LOCAL_BACKLOG, fd);
+	if (listener == NULL) {
+		snprintf(err, errlen, "cannot accept on socket %s",
+		    cd->conf->socket);
+		close(fd);
+		local_close();
+		return -1;
+	}
+	evconnlistener_set_error_cb(listener, accept_error_cb);
+	resume_ev = evtimer_new(cd->base, resume_cb, NULL);
+	if (resume_ev == NULL)
+		fatalx("local: cannot create a timer");
+	log_info("local API on %s", cd->conf->socket);
+	return 0;
+}
+
+void
+local_close(void)
+{
+	struct local_client	*c;
+	struct stat		 st;
+
+	if (listener != NULL) {
+		evconnlistener_free(listener);
+		listener = NULL;
+	}
+	if (resume_ev != NULL) {
+		event_free(resume_ev);
+		resume_ev = NULL;
+	}
+	while ((c = TAILQ_FIRST(&clients)) != NULL)
+		client_free(c);
+	/* remove the socket only if it is still the one we made */
+	if (sock_path != NULL) {
+		if (lstat(sock_path, &st) == 0 && st.st_dev == sock_dev &&
+		    st.st_ino == sock_ino)
+			unlink(sock_path);
+		free(sock_path);
+		sock_path = NULL;
+	}
+}

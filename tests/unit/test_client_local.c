@@ -1,0 +1,815 @@
+/*
+ * test_client_local.c - libcomity against the real local API server
+ * (daemon/local.c) with the queue, peers and directory stubbed: the two
+ * ends of the local protocol tested together, and the server's defences
+ * against hostile local clients.
+ *
+ * The server's event loop runs in its own thread; the test thread talks
+ * to it through sockets only.  Stubs run in the loop thread.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "bounds.h"
+#include "comity.h"
+#include "comityd.h"
+#include "conf.h"
+#include "directory.h"
+#include "frame.h"
+#include "local.h"
+#include "log.h"
+#include "peer.h"
+#include "queue.h"
+#include "wire.h"
+#include "xmalloc.h"
+
+int	run_local_tests(void);
+
+/* ------------------------------------------------------------ stubs */
+
+#define NITEMS		450		/* spans three default pages */
+#define SUBMIT_DELAY_MS	0
+
+static struct {
+	char		 to[64];
+	uint32_t	 uid;
+	size_t		 ndocs;
+	int		 submits;
+	int		 submit_delay_ms;
+	int		 acks;
+	int		 audits;
+	int		 empty_inbox;
+} stub;
+
+struct delayed {
+	queue_cb	 cb;
+	void		*arg;
+	int		 rc;
+};
+
+static void
+delayed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct delayed	*d = arg;
+
+	(void)fd;
+	(void)what;
+	d->cb(d->arg, d->rc);
+	free(d);
+}
+
+/* Complete an operation later, from the loop, as the store's batch does. */
+static void
+later(queue_cb cb, void *arg, int rc, int ms)
+{
+	struct delayed	*d = calloc(1, sizeof(*d));
+	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	d->cb = cb;
+	d->arg = arg;
+	d->rc = rc;
+	event_base_once(cd->base, -1, EV_TIMEOUT, delayed_cb, d, &tv);
+}
+
+int
+queue_submit(const Comity__SubmitReq *req, uint32_t uid,
+    struct queue_submit_res *res, queue_cb cb, void *arg)
+{
+	memset(res, 0, sizeof(*res));
+	if (strcmp(req->to, "XX-NONE") == 0) {
+		snprintf(res->err, sizeof(res->err), "XX-NONE is not in the "
+		    "directory");
+		return COMITY_EUNKNOWNPEER;
+	}
+	snprintf(stub.to, sizeof(stub.to), "%s", req->to);
+	stub.uid = uid;
+	stub.ndocs = req->n_documents;
+	stub.submits++;
+	memset(res->id, 0xab, sizeof(res->id));
+	res->existed = req->idempotency_key != NULL &&
+	    strcmp(req->idempotency_key, "known") == 0;
+	later(cb, arg, 0, stub.submit_delay_ms);
+	return 0;
+}
+
+int
+queue_ack(const uint8_t id[16], uint32_t uid, queue_cb cb, void *arg)
+{
+	(void)uid;
+	if (id[0] != 0xab)
+		return COMITY_ENOTFOUND;
+	stub.acks++;
+	later(cb, arg, 0, 0);
+	return 0;
+}
+
+int
+queue_cancel(const uint8_t id[16], uint32_t uid, queue_cb cb, void *arg)
+{
+	(void)id;
+	(void)uid;
+	/* a failure reported at commit time */
+	later(cb, arg, COMITY_ESTOREFULL, 0);
+	return 0;
+}
+
+static Comity__ItemInfo *
+stub_item(uint64_t seq)
+{
+	Comity__ItemInfo	*it = xcalloc(1, sizeof(*it));
+
+	comity__item_info__init(it);
+	it->id.data = xcalloc(1, 16);
+	it->id.len = 16;
+	it->id.data[0] = 0xab;
+	it->id.data[15] = (uint8_t)seq;
+	it->state = COMITY__STATE__STATE_QUEUED;
+	it->from = xstrdup("BE-FPSJ");
+	it->to = xstrdup("KE-ODPP");
+	it->case_ref = xstrdup("");
+	it->reason = xstrdup("");
+	it->times = xcalloc(1, sizeof(*it->times));
+	comity__times__init(it->times);
+	it->times->submitted_at = (int64_t)seq * 1000;
+	it->seq = seq;
+	return it;
+}
+
+int
+queue_status(const uint8_t id[16], Comity__ItemInfo **out)
+{
+	if (id[0] != 0xab)
+		return COMITY_ENOTFOUND;
+	*out = stub_item(1);
+	return 0;
+}
+
+void
+queue_info_free(Comity__ItemInfo *i)
+{
+	wire_free(i);
+}
+
+int
+queue_list(const Comity__ListReq *req, Comity__ItemInfo ***items,
+    size_t *n_items, int *more)
+{
+	size_t		 limit = req->limit ? req->limit : LIST_PAGE_DEFAULT;
+	uint64_t	 seq, last = req->box == COMITY__BOX__BOX_IN &&
+	    stub.empty_inbox ? 0 : NITEMS;
+	size_t		 n = 0;
+
+	*items = xcalloc(limit, sizeof(**items));
+	for (seq = req->after_seq + 1; seq <= last && n < limit; seq++)
+		(*items)[n++] = stub_item(seq);
+	*n_items = n;
+	*more = seq <= last;
+	return 0;
+}
+
+int
+queue_fetch(const uint8_t id[16], Comity__Request **out)
+{
+	Comity__Request		*r = xcalloc(1, sizeof(*r));
+	Comity__Document	*d = xcalloc(1, sizeof(*d));
+
+	comity__request__init(r);
+	comity__document__init(d);
+	r->id.data = xmemdup(id, 16);
+	r->id.len = 16;
+	r->from = xstrdup("KE-ODPP");
+	d->name = xstrdup("a.pdf");
+	d->media_type = xstrdup("application/pdf");
+	d->content.data = xmalloc(300000);
+	memset(d->content.data, 'q', 300000);
+	d->content.len = 300000;
+	r->documents = xcalloc(1, sizeof(*r->documents));
+	r->documents[0] = d;
+	r->n_documents = 1;
+	*out = r;
+	return 0;
+}
+
+int
+queue_receipt(const uint8_t id[16], int kind, uint8_t **buf, size_t *len)
+{
+	(void)id;
+	if (kind == COMITY__RECEIPT_KIND__RECEIPT_RETRIEVED)
+		return COMITY_ENOTFOUND;
+	*buf = xmemdup("\x30\x03\x02\x01\x01", 5);
+	*len = 5;
+	return 0;
+}
+
+void
+queue_audit(int event, const uint8_t *id, const char *peer,
+    const char *detail)
+{
+	(void)event;
+	(void)id;
+	(void)peer;
+	(void)detail;
+	stub.audits++;
+}
+
+int
+peer_info(Comity__PeerInfo ***out, size_t *n)
+{
+	Comity__PeerInfo	*p = xcalloc(1, sizeof(*p));
+
+	comity__peer_info__init(p);
+	p->id = xstrdup("KE-ODPP");
+	p->up = 1;
+	p->queued = 2;
+	*out = xcalloc(1, sizeof(**out));
+	(*out)[0] = p;
+	*n = 1;
+	return 0;
+}
+
+void
+peer_info_free(Comity__PeerInfo **arr, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		wire_free(arr[i]);
+	free(arr);
+}
+
+const char *
+type_name(int type)
+{
+	return type == 1 ? "mla" : type == 2 ? "extradition" : "other";
+}
+
+/* Log lines the server wrote that a test looks for (loop thread). */
+static volatile int	 saw_left, saw_debug_op;
+
+static void
+log_hook(int level, const char *line)
+{
+	if (strstr(line, "client left before the commit") != NULL)
+		saw_left = 1;
+	if (level == LOG_LVL_DEBUG && strstr(line, "local uid=") != NULL &&
+	    strstr(line, " op=peers id=- rc=0") != NULL)
+		saw_debug_op = 1;
+}
+
+/* ------------------------------------------------------------ the server */
+
+static struct conf	 conf;
+static struct dir_entry	 entries[2];
+static struct directory	 dir = { entries, 2 };
+static char		 tdir[64], sockpath[96];
+static pthread_t	 loop_thr;
+static volatile int	 loop_stop, close_now;
+static struct event	*tick;
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (close_now) {
+		local_close();
+		close_now = 0;
+	}
+	if (loop_stop)
+		event_base_loopexit(cd->base, NULL);
+}
+
+static void *
+loop_main(void *arg)
+{
+	(void)arg;
+	event_base_loop(cd->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	local_close();
+	return NULL;
+}
+
+static void
+setup_cd(void)
+{
+	snprintf(tdir, sizeof(tdir), "/tmp/comity-local-XXXXXX");
+	assert_non_null(mkdtemp(tdir));
+	snprintf(sockpath, sizeof(sockpath), "%s/comity.sock", tdir);
+	memset(&conf, 0, sizeof(conf));
+	conf.socket = sockpath;
+	conf.idle_timeout_ms = 2000;
+	memset(entries, 0, sizeof(entries));
+	entries[0].id = (char *)"BE-FPSJ";
+	entries[0].name = (char *)"FPS Justice";
+	entries[0].accepts = (1u << 1) | (1u << 2);
+	entries[0].languages = (char *)" fr, nl ,en";
+	entries[1].id = (char *)"KE-ODPP";
+	entries[1].has_pin = 1;
+	memset(entries[1].pin, 0xa5, 32);
+	cd->conf = &conf;
+	cd->dir = &dir;
+	cd->self = "BE-FPSJ";
+	cd->base = event_base_new();
+	assert_non_null(cd->base);
+	memset(&stub, 0, sizeof(stub));
+}
+
+static int
+server_start(void **state)
+{
+	struct timeval	tv = { 0, 20000 };
+	char		err[256];
+
+	(void)state;
+	setup_cd();
+	assert_int_equal(local_listen(err, sizeof(err)), 0);
+	tick = event_new(cd->base, -1, EV_PERSIST, tick_cb, NULL);
+	event_add(tick, &tv);
+	loop_stop = 0;
+	assert_int_equal(pthread_create(&loop_thr, NULL, loop_main, NULL), 0);
+	return 0;
+}
+
+static int
+server_stop(void **state)
+{
+	(void)state;
+	loop_stop = 1;
+	pthread_join(loop_thr, NULL);
+	event_free(tick);
+	event_base_free(cd->base);
+	cd->base = NULL;
+	/* local_close() removed the socket */
+	assert_int_equal(access(sockpath, F_OK), -1);
+	rmdir(tdir);
+	return 0;
+}
+
+static comity_conn *
+conn(void)
+{
+	comity_conn	*c = NULL;
+
+	assert_int_equal(comity_connect(sockpath, &c), 0);
+	assert_int_equal(comity_set_timeout(c, 10000), 0);
+	return c;
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void
+test_local_ops(void **state)
+{
+	struct comity_doc	 d = { "x.txt", "text/plain",
+				    (const uint8_t *)"hello", 5 };
+	struct comity_submit	 sub;
+	struct comity_item	*it = NULL;
+	struct comity_request	*rq = NULL;
+	struct comity_peer	*peers = NULL;
+	struct comity_dir_entry	*de = NULL;
+	struct stat		 st;
+	comity_conn		*c;
+	char			 id[33], id2[33];
+	uint8_t			*der = NULL;
+	size_t			 n = 0, len = 0;
+	int			 existed = -1;
+
+	(void)state;
+	assert_int_equal(stat(sockpath, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0660);
+	c = conn();
+	memset(&sub, 0, sizeof(sub));
+	sub.to = "KE-ODPP";
+	sub.type = COMITY_TYPE_MLA;
+	sub.docs = &d;
+	sub.ndocs = 1;
+	assert_int_equal(comity_submit(c, &sub, id, &existed), 0);
+	assert_string_equal(id, "abababababababababababababababab");
+	assert_int_equal(existed, 0);
+	assert_string_equal(stub.to, "KE-ODPP");
+	assert_int_equal(stub.uid, getuid());
+	assert_int_equal(stub.ndocs, 1);
+	sub.idempotency_key = "known";
+	assert_int_equal(comity_submit(c, &sub, id, &existed), 0);
+	assert_int_equal(existed, 1);
+	/* a refusal at once, with the queue's reason */
+	sub.to = "XX-NONE";
+	assert_int_equal(comity_submit(c, &sub, id2, NULL),
+	    COMITY_EUNKNOWNPEER);
+	assert_string_equal(comity_errmsg(c), "XX-NONE is not in the "
+	    "directory");
+	assert_int_equal(comity_status(c, id, &it), 0);
+	assert_int_equal(it->seq, 1);
+	comity_free(it);
+	assert_int_equal(comity_status(c, "00000000000000000000000000000000",
+	    &it), COMITY_ENOTFOUND);
+	assert_int_equal(comity_ack(c, id), 0);
+	assert_int_equal(stub.acks, 1);
+	assert_int_equal(comity_ack(c, "00000000000000000000000000000000"),
+	    COMITY_ENOTFOUND);
+	assert_int_equal(comity_cancel(c, id), COMITY_ESTOREFULL);
+	assert_string_equal(comity_errmsg(c), "store full");
+	assert_int_equal(comity_fetch(c, id, &rq), 0);
+	assert_int_equal(rq->ndocs, 1);
+	assert_int_equal(rq->docs[0].len, 300000);
+	assert_string_equal(rq->docs[0].name, "a.pdf");
+	comity_request_free(rq);
+	assert_int_equal(comity_receipt(c, id, COMITY_RECEIPT_DELIVERED, &der,
+	    &len), 0);
+	assert_int_equal(len, 5);
+	comity_free(der);
+	assert_int_equal(comity_receipt(c, id, COMITY_RECEIPT_RETRIEVED, &der,
+	    &len), COMITY_ENOTFOUND);
+	assert_int_equal(comity_peers(c, &peers, &n), 0);
+	assert_true(saw_debug_op);
+	assert_int_equal(n, 1);
+	assert_true(peers[0].up);
+	assert_int_equal(peers[0].queued, 2);
+	comity_free(peers);
+	assert_int_equal(comity_directory(c, &de, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(de[0].id, "BE-FPSJ");
+	assert_true(de[0].self);
+	assert_int_equal(de[0].naccepts, 2);
+	assert_string_equal(de[0].accepts[0], "mla");
+	assert_string_equal(de[0].accepts[1], "extradition");
+	assert_int_equal(de[0].nlanguages, 3);
+	assert_string_equal(de[0].languages[0], "fr");
+	assert_string_equal(de[0].languages[1], "nl");
+	assert_string_equal(de[0].languages[2], "en");
+	assert_string_equal(de[0].pin, "");
+	assert_false(de[1].self);
+	assert_int_equal(de[1].naccepts, 0);
+	assert_int_equal(strlen(de[1].pin), 64);
+	assert_memory_equal(de[1].pin, "a5a5a5", 6);
+	comity_free(de);
+	comity_close(c);
+}
+
+static int
+count_cb(const struct comity_item *it, void *arg)
+{
+	uint64_t	*n = arg;
+
+	if (it->seq != *n + 1)
+		return -100;
+	(*n)++;
+	return 0;
+}
+
+static void
+test_local_list(void **state)
+{
+	struct comity_list_opts	 lo;
+	comity_conn		*c;
+	uint64_t		 n = 0;
+
+	(void)state;
+	c = conn();
+	memset(&lo, 0, sizeof(lo));
+	assert_int_equal(comity_list(c, &lo, count_cb, &n), 0);
+	assert_int_equal(n, NITEMS);
+	/* an empty list is a valid (non-empty) frame */
+	stub.empty_inbox = 1;
+	lo.box = COMITY_BOX_IN;
+	n = 0;
+	assert_int_equal(comity_list(c, &lo, count_cb, &n), 0);
+	assert_int_equal(n, 0);
+	/* the server checks the filter too */
+	lo.page_size = LIST_PAGE_MAX + 1;
+	assert_int_equal(comity_list(c, &lo, count_cb, &n), COMITY_EINVAL);
+	comity_close(c);
+}
+
+static int
+raw_connect(void)
+{
+	struct sockaddr_un	sun;
+	struct timeval		tv = { 5, 0 };
+	int			fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sockpath);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static int
+raw_read(int fd, void *buf, size_t len)
+{
+	uint8_t	*p = buf;
+	ssize_t	 n;
+
+	while (len > 0) {
+		if ((n = read(fd, p, len)) <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static Comity__LocalResponse *
+raw_response(int fd)
+{
+	uint8_t			 hdr[4], *buf;
+	uint32_t		 len;
+	Comity__LocalResponse	*r;
+
+	if (raw_read(fd, hdr, 4) != 0 ||
+	    frame_length(hdr, LOCAL_FRAME_MAX, &len) != 0)
+		return NULL;
+	buf = malloc(len);
+	if (raw_read(fd, buf, len) != 0) {
+		free(buf);
+		return NULL;
+	}
+	r = wire_unpack(&comity__local_response__descriptor, buf, len);
+	free(buf);
+	return r;
+}
+
+static uint8_t *
+raw_request(const Comity__LocalRequest *req, size_t *len)
+{
+	return wire_pack(&req->base, 1, len);
+}
+
+/* Pipelined requests are answered, in order. */
+static void
+test_local_pipelined(void **state)
+{
+	Comity__LocalRequest	 a = COMITY__LOCAL_REQUEST__INIT;
+	Comity__LocalRequest	 b = COMITY__LOCAL_REQUEST__INIT;
+	Comity__IdReq		 ir = COMITY__ID_REQ__INIT;
+	Comity__EmptyReq	 e = COMITY__EMPTY_REQ__INIT;
+	Comity__LocalResponse	*r;
+	uint8_t			 id[16], *pa, *pb, *both;
+	size_t			 la, lb;
+	int			 fd;
+
+	(void)state;
+	memset(id, 0xab, sizeof(id));
+	ir.id.data = id;
+	ir.id.len = 16;
+	a.op_case = COMITY__LOCAL_REQUEST__OP_ACK;	/* async */
+	a.ack = &ir;
+	b.op_case = COMITY__LOCAL_REQUEST__OP_PEERS;	/* sync */
+	b.peers = &e;
+	pa = raw_request(&a, &la);
+	pb = raw_request(&b, &lb);
+	both = malloc(la + lb);
+	memcpy(both, pa, la);
+	memcpy(both + la, pb, lb);
+	fd = raw_connect();
+	assert_int_equal(write(fd, both, la + lb), (ssize_t)(la + lb));
+	r = raw_response(fd);
+	assert_non_null(r);
+	assert_int_equal(r->error, 0);
+	assert_int_equal(r->n_peers, 0);	/* the ack's answer first */
+	assert_int_equal(r->id.len, 16);
+	wire_free(r);
+	r = raw_response(fd);
+	assert_non_null(r);
+	assert_int_equal(r->n_peers, 1);
+	wire_free(r);
+	close(fd);
+	free(pa);
+	free(pb);
+	free(both);
+}
+
+/* A length above the bound: closed without an answer, and audited. */
+static void
+test_local_bad_length(void **state)
+{
+	uint8_t	hdr[4] = { 0xff, 0xff, 0xff, 0xff }, b;
+	int	fd, audits = stub.audits;
+
+	(void)state;
+	fd = raw_connect();
+	assert_int_equal(write(fd, hdr, 4), 4);
+	assert_int_equal(read(fd, &b, 1), 0);
+	close(fd);
+	assert_int_equal(stub.audits, audits + 1);
+	/* a zero length is as bad */
+	memset(hdr, 0, sizeof(hdr));
+	fd = raw_connect();
+	assert_int_equal(write(fd, hdr, 4), 4);
+	assert_int_equal(read(fd, &b, 1), 0);
+	close(fd);
+}
+
+/* Garbage in a valid frame: an EPROTO answer, then the close. */
+static void
+test_local_garbage(void **state)
+{
+	uint8_t			 frame[4 + 5] = { 0, 0, 0, 5, 0xff, 0xff, 0xff,
+				    0xff, 0xff }, b;
+	Comity__LocalResponse	*r;
+	int			 fd;
+
+	(void)state;
+	fd = raw_connect();
+	assert_int_equal(write(fd, frame, sizeof(frame)), (ssize_t)sizeof(frame));
+	r = raw_response(fd);
+	assert_non_null(r);
+	assert_int_equal(r->error, COMITY_EPROTO);
+	wire_free(r);
+	assert_int_equal(read(fd, &b, 1), 0);
+	close(fd);
+}
+
+/* A request with no operation set. */
+static void
+test_local_unknown_op(void **state)
+{
+	uint8_t			 frame[4 + 2] = { 0, 0, 0, 2, 0x50, 0x00 };
+	Comity__LocalResponse	*r;
+	int			 fd;
+
+	(void)state;
+	/* field 10, varint 0: an unknown field, so no operation */
+	fd = raw_connect();
+	assert_int_equal(write(fd, frame, sizeof(frame)), (ssize_t)sizeof(frame));
+	r = raw_response(fd);
+	assert_non_null(r);
+	assert_int_equal(r->error, COMITY_EINVAL);
+	wire_free(r);
+	close(fd);
+}
+
+/* The client leaves while its submit waits for the commit: the late
+ * callback must not touch it; the server keeps serving. */
+static void
+test_local_client_leaves(void **state)
+{
+	Comity__LocalRequest	 rq = COMITY__LOCAL_REQUEST__INIT;
+	Comity__SubmitReq	 s = COMITY__SUBMIT_REQ__INIT;
+	uint8_t			*p;
+	size_t			 len;
+	int			 fd, before = stub.submits;
+	comity_conn		*c;
+	struct comity_peer	*peers;
+	size_t			 n;
+
+	(void)state;
+	stub.submit_delay_ms = 300;
+	s.to = (char *)"KE-ODPP";
+	s.type = COMITY__REQUEST_TYPE__TYPE_MLA;
+	rq.op_case = COMITY__LOCAL_REQUEST__OP_SUBMIT;
+	rq.submit = &s;
+	p = raw_request(&rq, &len);
+	fd = raw_connect();
+	assert_int_equal(write(fd, p, len), (ssize_t)len);
+	free(p);
+	usleep(50000);
+	close(fd);
+	usleep(500000);		/* the callback has run by now */
+	assert_int_equal(stub.submits, before + 1);
+	stub.submit_delay_ms = 0;
+	c = conn();
+	assert_int_equal(comity_peers(c, &peers, &n), 0);
+	comity_free(peers);
+	comity_close(c);
+}
+
+/* The server stops while a submit waits for its commit: the operation is
+ * detached, completes, and is freed by its callback.  Last of its group:
+ * the server is gone afterwards. */
+static void
+test_local_close_pending(void **state)
+{
+	Comity__LocalRequest	 rq = COMITY__LOCAL_REQUEST__INIT;
+	Comity__SubmitReq	 s = COMITY__SUBMIT_REQ__INIT;
+	uint8_t			*p, b;
+	size_t			 len;
+	int			 fd;
+
+	(void)state;
+	stub.submit_delay_ms = 300;
+	s.to = (char *)"KE-ODPP";
+	s.type = COMITY__REQUEST_TYPE__TYPE_MLA;
+	rq.op_case = COMITY__LOCAL_REQUEST__OP_SUBMIT;
+	rq.submit = &s;
+	p = raw_request(&rq, &len);
+	fd = raw_connect();
+	assert_int_equal(write(fd, p, len), (ssize_t)len);
+	free(p);
+	usleep(50000);
+	close_now = 1;
+	/* the server drops us without an answer */
+	assert_int_equal(read(fd, &b, 1), 0);
+	close(fd);
+	usleep(500000);
+	assert_true(saw_left);
+	assert_int_equal(access(sockpath, F_OK), -1);
+}
+
+/* An idle client is closed after the idle timeout. */
+static void
+test_local_idle(void **state)
+{
+	uint8_t	b;
+	int	fd;
+
+	(void)state;
+	fd = raw_connect();
+	/* idle_timeout_ms is 2 s; the read below waits up to 5 s */
+	assert_int_equal(read(fd, &b, 1), 0);
+	close(fd);
+}
+
+/* Start-up: a stale socket is replaced, a live one refused. */
+static void
+test_local_stale_socket(void **state)
+{
+	struct sockaddr_un	sun;
+	char			err[256];
+	int			fd;
+
+	(void)state;
+	setup_cd();
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sockpath);
+	/* bound but not listening: connect() is refused, like a dead daemon */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	close(fd);
+	assert_int_equal(local_listen(err, sizeof(err)), 0);
+	local_close();
+	/* something answers: refuse to start */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	assert_int_equal(local_listen(err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "in use"));
+	close(fd);
+	unlink(sockpath);
+	/* not a socket: refuse */
+	fd = open(sockpath, O_CREAT | O_WRONLY, 0600);
+	close(fd);
+	assert_int_equal(local_listen(err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a socket"));
+	unlink(sockpath);
+	/* an unknown group */
+	conf.group = (char *)"no-such-group-comity";
+	assert_int_equal(local_listen(err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no such group"));
+	assert_int_equal(access(sockpath, F_OK), -1);
+	conf.group = NULL;
+	event_base_free(cd->base);
+	cd->base = NULL;
+	rmdir(tdir);
+}
+
+int
+run_local_tests(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_local_ops),
+		cmocka_unit_test(test_local_list),
+		cmocka_unit_test(test_local_pipelined),
+		cmocka_unit_test(test_local_bad_length),
+		cmocka_unit_test(test_local_garbage),
+		cmocka_unit_test(test_local_unknown_op),
+		cmocka_unit_test(test_local_client_leaves),
+		cmocka_unit_test(test_local_idle),
+		cmocka_unit_test(test_local_close_pending),
+	};
+	const struct CMUnitTest alone[] = {
+		cmocka_unit_test(test_local_stale_socket),
+	};
+	int	rc;
+
+	log_init("test", LOG_LVL_WARN);
+	log_set_hook(log_hook);
+	/* as comityd does: a write to a client that left must not kill us */
+	signal(SIGPIPE, SIG_IGN);
+	rc = cmocka_run_group_tests_name("local server", tests, server_start,
+	    server_stop);
+	return rc + cmocka_run_group_tests_name("local socket", alone, NULL,
+	    NULL);
+}

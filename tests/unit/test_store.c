@@ -1,0 +1,924 @@
+/*
+ * test_store.c - the LMDB store: locking, group commit with nested
+ * transactions, done() ordering, cursors, counters, quarantine, map growth
+ * and the deferred commit event.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "bounds.h"
+#include "comity.h"
+#include "log.h"
+#include "store.h"
+
+struct fx {
+	char		 tmp[64];	/* mkdtemp parent */
+	char		 dir[96];	/* the store directory, created by open */
+	struct store	*s;
+};
+
+static void
+rm_tree(const char *path)
+{
+	DIR		*d;
+	struct dirent	*e;
+	char		 p[512];
+
+	if ((d = opendir(path)) != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 ||
+			    strcmp(e->d_name, "..") == 0)
+				continue;
+			snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
+			if (unlink(p) == -1)
+				rm_tree(p);
+		}
+		closedir(d);
+	}
+	rmdir(path);
+}
+
+static int
+setup(void **state)
+{
+	struct fx	*fx = calloc(1, sizeof(*fx));
+	char		 err[256];
+
+	if (fx == NULL)
+		return -1;
+	snprintf(fx->tmp, sizeof(fx->tmp), "/tmp/comity-store-XXXXXX");
+	if (mkdtemp(fx->tmp) == NULL)
+		return -1;
+	snprintf(fx->dir, sizeof(fx->dir), "%s/store", fx->tmp);
+	if (store_open(fx->dir, MAP_SIZE_MIN * 4, &fx->s, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "store_open: %s\n", err);
+		return -1;
+	}
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	store_close(fx->s);
+	rm_tree(fx->tmp);
+	free(fx);
+	return 0;
+}
+
+/* ---- operations used by the tests */
+
+struct kv {
+	enum store_db	 db;
+	const char	*key;
+	const void	*val;
+	size_t		 vlen;
+	int		 fail;		/* apply writes, then returns this */
+	int		 rc;		/* done's rc, or 1 before done */
+	int		*order;		/* done appends its index here */
+	int		*norder;
+	int		 index;
+};
+
+static int
+put_apply(struct store_txn *t, void *arg)
+{
+	struct kv	*kv = arg;
+	int		 rc;
+
+	rc = store_put(t, kv->db, kv->key, strlen(kv->key), kv->val,
+	    kv->vlen);
+	if (rc != 0)
+		return rc;
+	return kv->fail;
+}
+
+static int
+del_apply(struct store_txn *t, void *arg)
+{
+	struct kv *kv = arg;
+
+	return store_del(t, kv->db, kv->key, strlen(kv->key));
+}
+
+static void
+kv_done(void *arg, int rc)
+{
+	struct kv *kv = arg;
+
+	kv->rc = rc;
+	if (kv->order != NULL)
+		kv->order[(*kv->norder)++] = kv->index;
+}
+
+static void
+kv_init(struct kv *kv, enum store_db db, const char *key, const char *val)
+{
+	memset(kv, 0, sizeof(*kv));
+	kv->db = db;
+	kv->key = key;
+	kv->val = val;
+	kv->vlen = val != NULL ? strlen(val) : 0;
+	kv->rc = 1;
+}
+
+/* get_str - the value of KEY as a string in buf, or NULL when absent */
+static const char *
+get_str(struct store *s, enum store_db db, const char *key, char *buf,
+    size_t len)
+{
+	struct store_txn	*t;
+	const void		*v;
+	size_t			 vl;
+	int			 rc;
+
+	assert_int_equal(store_read_begin(s, &t), 0);
+	rc = store_get(t, db, key, strlen(key), &v, &vl);
+	if (rc == COMITY_ENOTFOUND) {
+		store_read_end(t);
+		return NULL;
+	}
+	assert_int_equal(rc, 0);
+	assert_true(vl < len);
+	memcpy(buf, v, vl);
+	buf[vl] = '\0';
+	store_read_end(t);
+	return buf;
+}
+
+/* ---- tests */
+
+static void
+test_open_close(void **state)
+{
+	struct fx	*fx = *state;
+	struct stat	 st;
+	char		 p[160];
+
+	assert_int_equal(stat(fx->dir, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0700);
+	snprintf(p, sizeof(p), "%s/lock", fx->dir);
+	assert_int_equal(stat(p, &st), 0);
+	snprintf(p, sizeof(p), "%s/data.mdb", fx->dir);
+	assert_int_equal(stat(p, &st), 0);
+	assert_true(store_map_size(fx->s) >= MAP_SIZE_MIN * 4);
+	assert_int_equal(store_batch_pending(fx->s), 0);
+	assert_int_equal(store_batch_flush(fx->s), 0);	/* nothing queued */
+	store_close(NULL);
+}
+
+static void
+test_second_open_refused(void **state)
+{
+	struct fx	*fx = *state;
+	struct store	*s2 = NULL;
+	char		 err[256] = "";
+	char		 buf[32];
+	struct kv	 kv;
+
+	assert_int_equal(store_open(fx->dir, MAP_SIZE_MIN, &s2, err,
+	    sizeof(err)), COMITY_EAGAIN);
+	assert_null(s2);
+	assert_non_null(strstr(err, "store in use"));
+
+	/* after the holder closes, the store opens again with its data */
+	kv_init(&kv, DB_META, "k", "v1");
+	store_batch_add(fx->s, put_apply, kv_done, &kv);
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(store_open(fx->dir, MAP_SIZE_MIN, &fx->s, err,
+	    sizeof(err)), 0);
+	assert_non_null(get_str(fx->s, DB_META, "k", buf, sizeof(buf)));
+	assert_string_equal(buf, "v1");
+
+	/* a path that cannot be a directory */
+	snprintf(buf, sizeof(buf), "%s", "/dev/null/x");
+	assert_int_not_equal(store_open(buf, MAP_SIZE_MIN, &s2, err,
+	    sizeof(err)), 0);
+	assert_null(s2);
+}
+
+static void
+test_put_get_del(void **state)
+{
+	struct fx	*fx = *state;
+	struct kv	 a, b, d;
+	char		 buf[32];
+
+	kv_init(&a, DB_OUT, "alpha", "one");
+	kv_init(&b, DB_IN, "alpha", "two");	/* same key, other DB */
+	store_batch_add(fx->s, put_apply, kv_done, &a);
+	store_batch_add(fx->s, put_apply, kv_done, &b);
+	assert_int_equal(store_batch_pending(fx->s), 2);
+	/* nothing is visible before the commit */
+	assert_null(get_str(fx->s, DB_OUT, "alpha", buf, sizeof(buf)));
+	assert_int_equal(a.rc, 1);
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	assert_int_equal(store_batch_pending(fx->s), 0);
+	assert_int_equal(a.rc, 0);
+	assert_int_equal(b.rc, 0);
+	assert_string_equal(get_str(fx->s, DB_OUT, "alpha", buf, sizeof(buf)),
+	    "one");
+	assert_string_equal(get_str(fx->s, DB_IN, "alpha", buf, sizeof(buf)),
+	    "two");
+
+	/* overwrite, then delete */
+	kv_init(&a, DB_OUT, "alpha", "uno");
+	store_batch_add(fx->s, put_apply, kv_done, &a);
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	assert_string_equal(get_str(fx->s, DB_OUT, "alpha", buf, sizeof(buf)),
+	    "uno");
+	kv_init(&d, DB_OUT, "alpha", NULL);
+	store_batch_add(fx->s, del_apply, kv_done, &d);
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	assert_int_equal(d.rc, 0);
+	assert_null(get_str(fx->s, DB_OUT, "alpha", buf, sizeof(buf)));
+	assert_string_equal(get_str(fx->s, DB_IN, "alpha", buf, sizeof(buf)),
+	    "two");
+	/* deleting what is absent says so */
+	kv_init(&d, DB_OUT, "alpha", NULL);
+	store_batch_add(fx->s, del_apply, kv_done, &d);
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	assert_int_equal(d.rc, COMITY_ENOTFOUND);
+
+	/* an empty value is a value */
+	kv_init(&a, DB_META, "empty", "");
+	store_batch_add(fx->s, put_apply, NULL, &a);
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	assert_string_equal(get_str(fx->s, DB_META, "empty", buf,
+	    sizeof(buf)), "");
+}
+
+static void
+test_failing_op_alone(void **state)
+{
+	struct fx	*fx = *state;
+	struct kv	 kv[5];
+	const char	*keys[5] = { "k0", "k1", "k2", "k3", "k4" };
+	int		 order[5], norder = 0;
+	char		 buf[32];
+
+	for (int i = 0; i < 5; i++) {
+		kv_init(&kv[i], DB_OUT, keys[i], "val");
+		kv[i].order = order;
+		kv[i].norder = &norder;
+		kv[i].index = i;
+	}
+	kv[1].fail = COMITY_ECONFLICT;	/* wrote, then failed */
+	kv[3].fail = COMITY_ESTATE;
+	for (int i = 0; i < 5; i++)
+		store_batch_add(fx->s, put_apply, kv_done, &kv[i]);
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	assert_int_equal(norder, 5);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(order[i], i);	/* dones in queue order */
+	assert_int_equal(kv[0].rc, 0);
+	assert_int_equal(kv[1].rc, COMITY_ECONFLICT);
+	assert_int_equal(kv[2].rc, 0);
+	assert_int_equal(kv[3].rc, COMITY_ESTATE);
+	assert_int_equal(kv[4].rc, 0);
+	/* the failed operations' writes were rolled back, the others kept */
+	assert_non_null(get_str(fx->s, DB_OUT, "k0", buf, sizeof(buf)));
+	assert_null(get_str(fx->s, DB_OUT, "k1", buf, sizeof(buf)));
+	assert_non_null(get_str(fx->s, DB_OUT, "k2", buf, sizeof(buf)));
+	assert_null(get_str(fx->s, DB_OUT, "k3", buf, sizeof(buf)));
+	assert_non_null(get_str(fx->s, DB_OUT, "k4", buf, sizeof(buf)));
+}
+
+/* a later op in the same batch sees an earlier op's write */
+static int
+check_sees_apply(struct store_txn *t, void *arg)
+{
+	const void	*v;
+	size_t		 vl;
+	int		 rc;
+
+	(void)arg;
+	if ((rc = store_get(t, DB_META, "first", 5, &v, &vl)) != 0)
+		return rc;
+	return vl == 1 && memcmp(v, "1", 1) == 0 ? 0 : COMITY_EINTERNAL;
+}
+
+static void
+test_batch_sees_earlier_ops(void **state)
+{
+	struct fx	*fx = *state;
+	struct kv	 a, c;
+
+	kv_init(&a, DB_META, "first", "1");
+	kv_init(&c, DB_META, "unused", NULL);
+	store_batch_add(fx->s, put_apply, kv_done, &a);
+	store_batch_add(fx->s, check_sees_apply, kv_done, &c);
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	assert_int_equal(a.rc, 0);
+	assert_int_equal(c.rc, 0);
+}
+
+static void
+test_reopen(void **state)
+{
+	struct fx	*fx = *state;
+	struct kv	 kv[3];
+	char		 err[256], buf[32];
+	uint64_t	 n;
+	struct store_txn *t;
+
+	kv_init(&kv[0], DB_OUTLOG, "a", "A");
+	kv_init(&kv[1], DB_BLOB, "b", "B");
+	kv_init(&kv[2], DB_AUDIT, "c", "C");
+	for (int i = 0; i < 3; i++)
+		store_batch_add(fx->s, put_apply, kv_done, &kv[i]);
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(store_open(fx->dir, MAP_SIZE_MIN, &fx->s, err,
+	    sizeof(err)), 0);
+	assert_string_equal(get_str(fx->s, DB_OUTLOG, "a", buf, sizeof(buf)),
+	    "A");
+	assert_string_equal(get_str(fx->s, DB_BLOB, "b", buf, sizeof(buf)),
+	    "B");
+	assert_string_equal(get_str(fx->s, DB_AUDIT, "c", buf, sizeof(buf)),
+	    "C");
+	assert_int_equal(store_read_begin(fx->s, &t), 0);
+	assert_int_equal(store_count(t, DB_OUTLOG, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_count(t, DB_OUT, &n), 0);
+	assert_int_equal(n, 0);
+	store_read_end(t);
+}
+
+struct keys {
+	int	from, to, step;
+};
+
+static int
+put_u64_apply(struct store_txn *t, void *arg)
+{
+	struct keys	*k = arg;
+	unsigned char	 key[8], val[8];
+	int		 rc;
+
+	for (int i = k->from; i <= k->to; i += k->step) {
+		store_u64be(key, (uint64_t)i);
+		store_u64be(val, (uint64_t)i * 100);
+		if ((rc = store_put(t, DB_INLOG, key, 8, val, 8)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void
+expect_kv(int rc, const void *k, size_t kl, const void *v, size_t vl,
+    uint64_t want)
+{
+	assert_int_equal(rc, 0);
+	assert_int_equal(kl, 8);
+	assert_int_equal(vl, 8);
+	assert_true(store_get_u64be(k) == want);
+	assert_true(store_get_u64be(v) == want * 100);
+}
+
+/* the call first: argument evaluation order is unspecified */
+#define EXPECT(call, want) do {					\
+	int rc_ = (call);					\
+	expect_kv(rc_, k, kl, v, vl, (want));			\
+} while (0)
+
+static void
+test_cursors(void **state)
+{
+	struct fx		*fx = *state;
+	struct keys		 ks = { 2, 20, 2 };
+	struct store_txn	*t;
+	struct store_cursor	*c;
+	unsigned char		 key[8];
+	const void		*k, *v;
+	size_t			 kl, vl;
+	uint64_t		 n;
+	int			 i;
+
+	store_batch_add(fx->s, put_u64_apply, NULL, &ks);
+	assert_int_equal(store_batch_flush(fx->s), 0);
+
+	assert_int_equal(store_read_begin(fx->s, &t), 0);
+	assert_int_equal(store_count(t, DB_INLOG, &n), 0);
+	assert_int_equal(n, 10);
+	assert_int_equal(store_cursor_open(t, DB_INLOG, &c), 0);
+	/* first */
+	EXPECT(store_cursor_seek(c, NULL, 0, &k, &kl, &v, &vl), 2);
+	/* seek between keys lands on the next one */
+	store_u64be(key, 5);
+	EXPECT(store_cursor_seek(c, key, 8, &k, &kl, &v, &vl), 6);
+	EXPECT(store_cursor_next(c, &k, &kl, &v, &vl), 8);
+	/* exact */
+	store_u64be(key, 10);
+	EXPECT(store_cursor_seek(c, key, 8, &k, &kl, &v, &vl), 10);
+	/* walk to the end */
+	for (i = 12; i <= 20; i += 2)
+		EXPECT(store_cursor_next(c, &k, &kl, &v, &vl), (uint64_t)i);
+	assert_int_equal(store_cursor_next(c, &k, &kl, &v, &vl),
+	    COMITY_ENOTFOUND);
+	/* last, prev */
+	EXPECT(store_cursor_last(c, &k, &kl, &v, &vl), 20);
+	EXPECT(store_cursor_prev(c, &k, &kl, &v, &vl), 18);
+	/* walk back to the start */
+	for (i = 16; i >= 2; i -= 2)
+		EXPECT(store_cursor_prev(c, &k, &kl, &v, &vl), (uint64_t)i);
+	assert_int_equal(store_cursor_prev(c, &k, &kl, &v, &vl),
+	    COMITY_ENOTFOUND);
+	/* beyond the last key */
+	store_u64be(key, 21);
+	assert_int_equal(store_cursor_seek(c, key, 8, &k, &kl, &v, &vl),
+	    COMITY_ENOTFOUND);
+	store_cursor_close(c);
+
+	/* an empty database */
+	assert_int_equal(store_cursor_open(t, DB_CTLQ, &c), 0);
+	assert_int_equal(store_cursor_seek(c, NULL, 0, &k, &kl, &v, &vl),
+	    COMITY_ENOTFOUND);
+	assert_int_equal(store_cursor_last(c, &k, &kl, &v, &vl),
+	    COMITY_ENOTFOUND);
+	store_cursor_close(c);
+	store_cursor_close(NULL);
+	store_read_end(t);
+}
+
+struct seqs {
+	const char	*name;
+	uint64_t	 got[3];
+};
+
+static int
+seq_apply(struct store_txn *t, void *arg)
+{
+	struct seqs	*sq = arg;
+	int		 rc;
+
+	for (int i = 0; i < 3; i++)
+		if ((rc = store_next_seq(t, sq->name, &sq->got[i])) != 0)
+			return rc;
+	return 0;
+}
+
+static void
+test_next_seq(void **state)
+{
+	struct fx		*fx = *state;
+	struct seqs		 a = { "outq", { 0 } }, b = { "ctlq", { 0 } };
+	struct store_txn	*t;
+	const void		*v;
+	size_t			 vl;
+
+	store_batch_add(fx->s, seq_apply, NULL, &a);
+	store_batch_add(fx->s, seq_apply, NULL, &b);
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	assert_true(a.got[0] == 1 && a.got[1] == 2 && a.got[2] == 3);
+	assert_true(b.got[0] == 1 && b.got[1] == 2 && b.got[2] == 3);
+	store_batch_add(fx->s, seq_apply, NULL, &a);
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	assert_true(a.got[0] == 4 && a.got[2] == 6);
+
+	/* stored as u64be under the name */
+	assert_int_equal(store_read_begin(fx->s, &t), 0);
+	assert_int_equal(store_get(t, DB_META, "outq", 4, &v, &vl), 0);
+	assert_int_equal(vl, 8);
+	assert_memory_equal(v, "\0\0\0\0\0\0\0\6", 8);
+	/* a read txn cannot write */
+	assert_int_not_equal(store_put(t, DB_META, "x", 1, "y", 1), 0);
+	store_read_end(t);
+}
+
+static int
+quarantine_apply(struct store_txn *t, void *arg)
+{
+	return store_quarantine(t, DB_OUT, "bad", 3);
+}
+
+static void
+test_quarantine(void **state)
+{
+	struct fx		*fx = *state;
+	struct kv		 kv, q;
+	struct store_txn	*t;
+	const void		*v;
+	size_t			 vl;
+	unsigned char		 qkey[4] = { DB_OUT, 'b', 'a', 'd' };
+	char			 buf[32];
+
+	kv_init(&kv, DB_OUT, "bad", "\x01garbage");
+	store_batch_add(fx->s, put_apply, kv_done, &kv);
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	kv_init(&q, DB_OUT, "bad", NULL);
+	store_batch_add(fx->s, quarantine_apply, kv_done, &q);
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	assert_int_equal(q.rc, 0);
+	assert_null(get_str(fx->s, DB_OUT, "bad", buf, sizeof(buf)));
+	assert_int_equal(store_read_begin(fx->s, &t), 0);
+	assert_int_equal(store_get(t, DB_CORRUPT, qkey, 4, &v, &vl), 0);
+	assert_int_equal(vl, 8);
+	assert_memory_equal(v, "\x01garbage", 8);
+	store_read_end(t);
+	/* quarantining what is absent fails and changes nothing */
+	kv_init(&q, DB_OUT, "bad", NULL);
+	store_batch_add(fx->s, quarantine_apply, kv_done, &q);
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	assert_int_equal(q.rc, COMITY_ENOTFOUND);
+}
+
+struct big {
+	int		 index;
+	size_t		 size;
+	int		 rc;
+};
+
+static int
+big_apply(struct store_txn *t, void *arg)
+{
+	struct big	*b = arg;
+	unsigned char	*val, key[8];
+	int		 rc;
+
+	if ((val = malloc(b->size)) == NULL)
+		return COMITY_ENOMEM;
+	memset(val, b->index & 0xff, b->size);
+	store_u64be(key, (uint64_t)b->index);
+	rc = store_put(t, DB_BLOB, key, 8, val, b->size);
+	free(val);
+	return rc;
+}
+
+static void
+big_done(void *arg, int rc)
+{
+	((struct big *)arg)->rc = rc;
+}
+
+static int	grown_lines;
+
+static void
+count_grown(int level, const char *line)
+{
+	(void)level;
+	if (strstr(line, "map grown") != NULL)
+		grown_lines++;
+}
+
+static void
+test_map_full_grows(void **state)
+{
+	struct fx		*fx = *state;
+	struct big		 b[256];
+	struct store_txn	*t;
+	const unsigned char	*v;
+	unsigned char		 key[8];
+	size_t			 vl;
+	uint64_t		 n;
+	char			 err[256];
+
+	/* reopen a fresh directory at the smallest map */
+	store_close(fx->s);
+	fx->s = NULL;
+	snprintf(fx->dir, sizeof(fx->dir), "%s/small", fx->tmp);
+	assert_int_equal(store_open(fx->dir, MAP_SIZE_MIN, &fx->s, err,
+	    sizeof(err)), 0);
+	assert_true(store_map_size(fx->s) == MAP_SIZE_MIN);
+
+	grown_lines = 0;
+	log_set_hook(count_grown);
+	/* 256 x 16 KiB = 4 MiB, in batches of 16 (256 KiB each) */
+	for (int i = 0; i < 256; i++) {
+		b[i].index = i;
+		b[i].size = 16384;
+		b[i].rc = 1;
+		store_batch_add(fx->s, big_apply, big_done, &b[i]);
+		if (i % 16 == 15)
+			assert_int_equal(store_batch_flush(fx->s), 0);
+	}
+	log_set_hook(NULL);
+	for (int i = 0; i < 256; i++)
+		assert_int_equal(b[i].rc, 0);
+	assert_true(store_map_size(fx->s) >= 4 * MAP_SIZE_MIN);
+	assert_true(grown_lines >= 2);
+
+	assert_int_equal(store_read_begin(fx->s, &t), 0);
+	assert_int_equal(store_count(t, DB_BLOB, &n), 0);
+	assert_int_equal(n, 256);
+	for (int i = 0; i < 256; i += 51) {
+		store_u64be(key, (uint64_t)i);
+		assert_int_equal(store_get(t, DB_BLOB, key, 8,
+		    (const void **)&v, &vl), 0);
+		assert_int_equal(vl, 16384);
+		assert_int_equal(v[0], i & 0xff);
+		assert_int_equal(v[vl - 1], i & 0xff);
+	}
+	store_read_end(t);
+
+	/* a single batch bigger than twice the map cannot fit: refused */
+	{
+		uint64_t	 before = store_map_size(fx->s);
+		struct big	 huge = { 1000, 0, 1 };
+
+		huge.size = (size_t)before * 3;
+		store_batch_add(fx->s, big_apply, big_done, &huge);
+		assert_int_equal(store_batch_flush(fx->s), COMITY_ESTOREFULL);
+		assert_int_equal(huge.rc, COMITY_ESTOREFULL);
+		/* the earlier data is intact and writes work again */
+		b[0].rc = 1;
+		b[0].index = 2000;
+		store_batch_add(fx->s, big_apply, big_done, &b[0]);
+		assert_int_equal(store_batch_flush(fx->s), 0);
+		assert_int_equal(b[0].rc, 0);
+	}
+}
+
+/*
+ * A commit whose write fails (RLIMIT_FSIZE: a short write, which LMDB
+ * reports as EIO, or EFBIG) is never reported as a success: the process
+ * exits 75, or the operation gets COMITY_ESTOREFULL.  Runs in a child
+ * process, which opens the store itself (an LMDB env must not cross a
+ * fork).  The committed data is intact afterwards.
+ */
+static void
+commit_fail_child(const char *dir)
+{
+	struct store	*s;
+	struct rlimit	 rl;
+	struct stat	 st;
+	struct big	 b = { 7, 1u << 20, 1 };
+	char		 err[256], p[160];
+
+	if (store_open(dir, MAP_SIZE_MIN * 4, &s, err, sizeof(err)) != 0)
+		_exit(2);
+	snprintf(p, sizeof(p), "%s/data.mdb", dir);
+	if (stat(p, &st) == -1)
+		_exit(2);
+	signal(SIGXFSZ, SIG_IGN);
+	rl.rlim_cur = rl.rlim_max = (rlim_t)st.st_size + 8192;
+	if (setrlimit(RLIMIT_FSIZE, &rl) == -1)
+		_exit(2);
+	store_batch_add(s, big_apply, big_done, &b);
+	store_batch_flush(s);
+	if (b.rc == COMITY_ESTOREFULL)
+		_exit(4);
+	_exit(b.rc == 0 ? 0 : 3);
+}
+
+static void
+test_commit_failure(void **state)
+{
+	struct fx	*fx = *state;
+	struct kv	 kv;
+	char		 err[256], buf[32];
+	unsigned char	 key[8];
+	const void	*v;
+	size_t		 vl;
+	struct store_txn *t;
+	pid_t		 pid;
+	int		 status;
+
+	kv_init(&kv, DB_META, "before", "kept");
+	store_batch_add(fx->s, put_apply, kv_done, &kv);
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	store_close(fx->s);
+	fx->s = NULL;
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0)
+		commit_fail_child(fx->dir);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_true(WEXITSTATUS(status) == STORE_EXIT_FATAL ||
+	    WEXITSTATUS(status) == 4);
+
+	assert_int_equal(store_open(fx->dir, MAP_SIZE_MIN * 4, &fx->s, err,
+	    sizeof(err)), 0);
+	assert_string_equal(get_str(fx->s, DB_META, "before", buf,
+	    sizeof(buf)), "kept");
+	store_u64be(key, 7);
+	assert_int_equal(store_read_begin(fx->s, &t), 0);
+	assert_int_equal(store_get(t, DB_BLOB, key, 8, &v, &vl),
+	    COMITY_ENOTFOUND);
+	store_read_end(t);
+	/* and the store takes writes again */
+	kv_init(&kv, DB_META, "after", "ok");
+	store_batch_add(fx->s, put_apply, kv_done, &kv);
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	assert_int_equal(kv.rc, 0);
+}
+
+/* done() queues another operation: it waits for the next batch */
+struct chain {
+	struct store	*s;
+	struct kv	 second;
+	int		 first_rc;
+};
+
+static void
+chain_done(void *arg, int rc)
+{
+	struct chain *c = arg;
+
+	c->first_rc = rc;
+	store_batch_add(c->s, put_apply, kv_done, &c->second);
+}
+
+static int
+noop_apply(struct store_txn *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	return 0;
+}
+
+static void
+test_done_adds_op(void **state)
+{
+	struct fx	*fx = *state;
+	struct chain	 c;
+	char		 buf[32];
+
+	memset(&c, 0, sizeof(c));
+	c.s = fx->s;
+	c.first_rc = 1;
+	kv_init(&c.second, DB_META, "second", "2");
+	store_batch_add(fx->s, noop_apply, chain_done, &c);
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	assert_int_equal(c.first_rc, 0);
+	/* queued, not committed */
+	assert_int_equal(store_batch_pending(fx->s), 1);
+	assert_int_equal(c.second.rc, 1);
+	assert_null(get_str(fx->s, DB_META, "second", buf, sizeof(buf)));
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	assert_int_equal(store_batch_pending(fx->s), 0);
+	assert_int_equal(c.second.rc, 0);
+	assert_string_equal(get_str(fx->s, DB_META, "second", buf,
+	    sizeof(buf)), "2");
+}
+
+/* the deferred commit event: one txn per BATCH_MAX_OPS operations */
+struct counted {
+	int	*dones;
+	int	 seen_at_apply;		/* dones already run when applied */
+	int	 rc;
+};
+
+static int
+counted_apply(struct store_txn *t, void *arg)
+{
+	struct counted *c = arg;
+
+	(void)t;
+	c->seen_at_apply = *c->dones;
+	return 0;
+}
+
+static void
+counted_done(void *arg, int rc)
+{
+	struct counted *c = arg;
+
+	c->rc = rc;
+	(*c->dones)++;
+}
+
+static void
+test_event_base(void **state)
+{
+	struct fx		*fx = *state;
+	struct event_base	*base;
+	struct counted		*ops;
+	int			 n = BATCH_MAX_OPS + 10, dones = 0;
+
+	base = event_base_new();
+	assert_non_null(base);
+	assert_int_equal(event_base_priority_init(base, 2), 0);
+	store_set_event_base(fx->s, base);
+	ops = calloc((size_t)n, sizeof(*ops));
+	assert_non_null(ops);
+	for (int i = 0; i < n; i++) {
+		ops[i].dones = &dones;
+		ops[i].rc = 1;
+		store_batch_add(fx->s, counted_apply, counted_done, &ops[i]);
+	}
+	assert_int_equal(dones, 0);
+	/* the first pass commits one capped batch, the next the rest */
+	assert_int_equal(event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK),
+	    0);
+	assert_int_equal(dones, BATCH_MAX_OPS);
+	assert_int_equal(store_batch_pending(fx->s), 10);
+	/* the rest waits for the next poll (a zero timeout), not this pass */
+	assert_int_equal(event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK),
+	    0);
+	assert_int_equal(dones, n);
+	assert_int_equal(store_batch_pending(fx->s), 0);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(ops[i].rc, 0);
+		/* a second transaction started after the first's dones */
+		assert_int_equal(ops[i].seen_at_apply,
+		    i < BATCH_MAX_OPS ? 0 : BATCH_MAX_OPS);
+	}
+	/* nothing queued: the loop has nothing to do */
+	assert_int_equal(event_base_loop(base, EVLOOP_NONBLOCK), 1);
+	store_set_event_base(fx->s, NULL);
+	event_base_free(base);
+	free(ops);
+}
+
+static void
+test_read_txns(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_txn	*t1, *t2;
+	struct kv		 kv;
+	const void		*v;
+	size_t			 vl;
+
+	kv_init(&kv, DB_IDEM, "key", "v");
+	store_batch_add(fx->s, put_apply, kv_done, &kv);
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	/* two at once, and a renewed one sees later commits */
+	assert_int_equal(store_read_begin(fx->s, &t1), 0);
+	assert_int_equal(store_read_begin(fx->s, &t2), 0);
+	assert_int_equal(store_get(t1, DB_IDEM, "key", 3, &v, &vl), 0);
+	assert_int_equal(store_get(t2, DB_IDEM, "key", 3, &v, &vl), 0);
+	store_read_end(t2);
+	store_read_end(t1);
+	kv_init(&kv, DB_IDEM, "key", "w");
+	store_batch_add(fx->s, put_apply, kv_done, &kv);
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	assert_int_equal(store_read_begin(fx->s, &t1), 0);
+	assert_int_equal(store_get(t1, DB_IDEM, "key", 3, &v, &vl), 0);
+	assert_int_equal(vl, 1);
+	assert_memory_equal(v, "w", 1);
+	/* bad arguments */
+	assert_int_equal(store_get(t1, DB__COUNT, "key", 3, &v, &vl),
+	    COMITY_EINVAL);
+	assert_int_equal(store_get(t1, DB_IDEM, "key", 0, &v, &vl),
+	    COMITY_EINVAL);
+	store_read_end(t1);
+	store_read_end(NULL);
+}
+
+static void
+test_u64be(void **state)
+{
+	unsigned char b[8];
+
+	(void)state;
+	store_u64be(b, 0x0102030405060708ull);
+	assert_memory_equal(b, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+	assert_true(store_get_u64be(b) == 0x0102030405060708ull);
+	store_u64be(b, UINT64_MAX);
+	assert_true(store_get_u64be(b) == UINT64_MAX);
+}
+
+#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_open_close),
+		T(test_second_open_refused),
+		T(test_put_get_del),
+		T(test_failing_op_alone),
+		T(test_batch_sees_earlier_ops),
+		T(test_reopen),
+		T(test_cursors),
+		T(test_next_seq),
+		T(test_quarantine),
+		T(test_map_full_grows),
+		T(test_commit_failure),
+		T(test_done_adds_op),
+		T(test_event_base),
+		T(test_read_txns),
+		cmocka_unit_test(test_u64be),
+	};
+
+	log_init("test_store", LOG_LVL_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

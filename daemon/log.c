@@ -49,6 +49,9 @@ log_set_hook(void (*hook)(int, const char *))
 	log_hook = hook;
 }
 
+static void vlog(int, int, const char *, va_list)
+    __attribute__((format(printf, 3, 0)));
+
 static void
 vlog(int level, int with_errno, const char *fmt, va_list ap)
 {

@@ -1,0 +1,150 @@
+/*
+ * bench.h - comity-bench: what its files share.
+ *
+ * The benchmark builds a small comity network on 127.0.0.1 in a temporary
+ * directory (PKI from certs/mkpki, one configuration per authority,
+ * comityd started by fork/exec), drives it through libcomity only, and
+ * prints one JSON line per scenario run.  Scenarios are functions in a
+ * table (main.c); each fills the JSON object of its run.
+ *
+ * Invariants: every daemon started is registered so that it is stopped
+ * on any exit path (atexit, SIGINT/SIGTERM); every wait is bounded in
+ * time and checks bench_interrupted; the library never prints, the
+ * benchmark prints results on stdout and progress on stderr only.
+ */
+#ifndef COMITY_BENCH_H
+#define COMITY_BENCH_H
+
+#include <sys/types.h>
+
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "comity.h"
+
+/* Authorities of a network (the standard one has two). */
+#define NET_MAX		2
+#define AUTH_ID_MAX	36
+
+/* What the command line asked for. */
+struct bench_opts {
+	const char	*scenario;	/* NULL: every scenario */
+	unsigned	 runs;		/* >= 1 */
+	int		 quick;		/* smaller default counts */
+	long long	 count;		/* 0: the scenario's default */
+	long long	 size;		/* -1: the scenario's default */
+	unsigned	 timeout_s;	/* 0: the scenario's default */
+	int		 keep;		/* leave the temporary directory */
+};
+
+/* The benchmark as a whole: options, tools, the temporary directory. */
+struct bench {
+	struct bench_opts opts;
+	char		 comityd[PATH_MAX];	/* the daemon executable */
+	char		 mkpki[PATH_MAX];	/* certs/mkpki */
+	char		 root[PATH_MAX];	/* mkdtemp; "" until made */
+	char		 pki[PATH_MAX];		/* root/pki */
+};
+
+/* One comityd of a network. */
+struct daemon {
+	const char	*role;		/* "sender", "receiver": JSON keys */
+	char		 id[AUTH_ID_MAX];
+	char		 dir[PATH_MAX];	/* its own directory in the run's */
+	char		 conf[PATH_MAX];
+	char		 sock[PATH_MAX];
+	char		 log[PATH_MAX];
+	int		 port;
+	pid_t		 pid;		/* 0 when not running */
+};
+
+/* The network of one scenario run. */
+struct net {
+	char		 dir[PATH_MAX];		/* root/<scenario>-<run> */
+	char		 directory[PATH_MAX];	/* the shared directory file */
+	struct daemon	 d[NET_MAX];
+	size_t		 n;
+};
+
+/* Indexes of the standard network's authorities. */
+#define NET_SENDER	0
+#define NET_RECEIVER	1
+
+/* The parameters of one scenario run, defaults applied. */
+struct run_args {
+	unsigned	 run;		/* 1-based */
+	long long	 count;
+	long long	 size;
+	unsigned	 timeout_s;	/* bound on the whole run */
+};
+
+/*
+ * One scenario: its name, defaults and function.  RUN drives NET (up and
+ * ready) and adds its figures to OUT; it returns 0, or -1 after saying
+ * why on stderr.  The runner adds "scenario", "run" and the daemons'
+ * peak RSS, and stops the network.
+ */
+struct scenario {
+	const char	*name;
+	const char	*summary;
+	long long	 count;		/* default, and with --quick */
+	long long	 quick_count;
+	long long	 size;		/* default size in bytes */
+	unsigned	 timeout_s;	/* default bound on one run */
+	int		(*run)(struct bench *, struct net *,
+			    const struct run_args *, json_t *out);
+};
+
+/* Set by SIGINT/SIGTERM/SIGHUP: every loop stops and fails. */
+extern volatile sig_atomic_t	bench_interrupted;
+
+/* bench_log - progress and errors on stderr, one line, prefixed */
+void	bench_log(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+
+/* --- net.c: the temporary directory, PKI, configs, daemons --- */
+
+/* net_setup - find the tools, make the temporary directory and the PKI,
+ * install the cleanup (atexit and signals); 0 or -1 */
+int	net_setup(struct bench *);
+/* net_up - write the configurations of a two-authority network for one
+ * run of SCENARIO and start both daemons; 0 or -1 (nothing left running) */
+int	net_up(struct bench *, struct net *, const char *scenario,
+	    unsigned run);
+/* net_check - -1 (and why) if a daemon of NET has exited, else 0 */
+int	net_check(struct net *);
+/* net_rss - the peak RSS (VmHWM) of each running daemon, in KiB, as an
+ * object keyed by role; NULL if one cannot be read */
+json_t	*net_rss(const struct net *);
+/* net_down - stop the daemons (SIGTERM, bounded wait, then SIGKILL) and
+ * remove the run's directory unless --keep; -1 if one did not stop
+ * cleanly */
+int	net_down(struct bench *, struct net *);
+
+/* --- stats.c: clocks, percentiles, medians --- */
+
+/* now_ns - CLOCK_MONOTONIC in nanoseconds */
+int64_t	now_ns(void);
+/* sleep_ms - sleep, returning early on a signal */
+void	sleep_ms(unsigned);
+/* stats_percentile - nearest-rank percentile P (0..100) of N values,
+ * which it sorts in place; 0 when N is 0 */
+double	stats_percentile(int64_t *v, size_t n, double p);
+/* stats_round - X rounded to DECIMALS places, for printing */
+double	stats_round(double x, int decimals);
+/* stats_median - an object whose numbers are the medians of the runs'
+ * (recursively for nested objects); other members as in the first run.
+ * Caller owns the result. */
+json_t	*stats_median(json_t *const *runs, size_t n);
+
+/* --- scenarios --- */
+
+/* bulk_run - N requests of SIZE bytes A->B as fast as one client submits
+ * them; throughput and latency from the daemon's own state times */
+int	bulk_run(struct bench *, struct net *, const struct run_args *,
+	    json_t *out);
+
+#endif /* COMITY_BENCH_H */

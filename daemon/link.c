@@ -182,6 +182,17 @@ tls_up(struct link *l)
 	send_hello(l);
 }
 
+/* a - b, saturated: A is a peer's clock and may be anything */
+static int64_t
+sub_sat(int64_t a, int64_t b)
+{
+	if (b > 0 && a < INT64_MIN + b)
+		return INT64_MIN;
+	if (b < 0 && a > INT64_MAX + b)
+		return INT64_MAX;
+	return a - b;
+}
+
 static void
 hello_in(struct link *l, const Comity__Hello *h)
 {
@@ -192,7 +203,7 @@ hello_in(struct link *l, const Comity__Hello *h)
 		    "certificate");
 		return;
 	}
-	l->skew_ns = h->now_ns - now_ns();
+	l->skew_ns = sub_sat(h->now_ns, now_ns());
 	l->state = LINK_UP;
 	l->up_ms = mono_ms();
 	if (l->inbound)

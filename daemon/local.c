@@ -91,6 +91,7 @@ op_name(int op)
 	case COMITY__LOCAL_REQUEST__OP_PEERS:		return "peers";
 	case COMITY__LOCAL_REQUEST__OP_DIRECTORY:	return "directory";
 	case COMITY__LOCAL_REQUEST__OP_RECEIPT:		return "receipt";
+	case COMITY__LOCAL_REQUEST__OP_SEALED:		return "export";
 	default:					return "unknown";
 	}
 }
@@ -401,7 +402,9 @@ do_fetch(struct local_client *c, const Comity__IdReq *ir)
 	rc = queue_fetch(ir->id.data, &rq);
 	log_op(c, COMITY__LOCAL_REQUEST__OP_FETCH, ir->id.data, rc, NULL);
 	if (rc != 0) {
-		respond_error(c, rc, NULL);
+		respond_error(c, rc, rc == COMITY_EPERM ? "a sent request is "
+		    "sealed to its recipient; only the recipient can open it "
+		    "(`comity export` gives the sealed copy)" : NULL);
 		return;
 	}
 	resp.request = rq;
@@ -433,6 +436,30 @@ do_receipt(struct local_client *c, const Comity__ReceiptReq *rr)
 	}
 	resp.receipt.data = buf;
 	resp.receipt.len = len;
+	respond(c, &resp);
+	free(buf);
+}
+
+static void
+do_sealed(struct local_client *c, const Comity__IdReq *ir)
+{
+	Comity__LocalResponse	 resp = COMITY__LOCAL_RESPONSE__INIT;
+	uint8_t			*buf = NULL;
+	size_t			 len = 0;
+	int			 rc;
+
+	if (!id_ok(ir)) {
+		respond_error(c, COMITY_EINVAL, "invalid request id");
+		return;
+	}
+	rc = queue_sealed(ir->id.data, &buf, &len);
+	log_op(c, COMITY__LOCAL_REQUEST__OP_SEALED, ir->id.data, rc, NULL);
+	if (rc != 0) {
+		respond_error(c, rc, NULL);
+		return;
+	}
+	resp.sealed.data = buf;
+	resp.sealed.len = len;
 	respond(c, &resp);
 	free(buf);
 }
@@ -581,6 +608,9 @@ dispatch(struct local_client *c, const Comity__LocalRequest *req)
 		break;
 	case COMITY__LOCAL_REQUEST__OP_RECEIPT:
 		do_receipt(c, req->receipt);
+		break;
+	case COMITY__LOCAL_REQUEST__OP_SEALED:
+		do_sealed(c, req->sealed);
 		break;
 	default:
 		log_op(c, 0, NULL, COMITY_EINVAL, "unknown operation");

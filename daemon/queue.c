@@ -26,7 +26,9 @@
 #include "peer.h"
 #include "queue.h"
 #include "receipt.h"
+#include "seal.h"
 #include "store.h"
+#include "tls.h"
 #include "wire.h"
 #include "xmalloc.h"
 
@@ -447,8 +449,10 @@ queue_submit(const Comity__SubmitReq *req, uint32_t uid,
 	Comity__Request		 rq = COMITY__REQUEST__INIT;
 	Comity__OutItem		*it;
 	Comity__Envelope	*env;
+	const struct dir_entry	*rcpt;
 	struct submit_op	*op;
-	uint8_t			 id[ENVELOPE_ID_LEN];
+	uint8_t			 id[ENVELOPE_ID_LEN], *plain, *body;
+	size_t			 plen, blen;
 	int			 rc;
 
 	memset(res, 0, sizeof(*res));
@@ -499,10 +503,22 @@ queue_submit(const Comity__SubmitReq *req, uint32_t uid,
 	rq.n_documents = req->n_documents;
 	rq.documents = req->documents;
 
-	op = xcalloc(1, sizeof(*op));
-	op->body = wire_pack(&rq.base, 0, &op->blen);
-	if (op->body == NULL)
+	if ((plain = wire_pack(&rq.base, 0, &plen)) == NULL)
 		fatalx("out of memory");
+	/* submit_check found the recipient in this same directory */
+	rcpt = directory_find(cd->dir, req->to);
+	body = seal_request(&cd->tls->seal, rcpt->cert, plain, plen, &blen,
+	    res->err, sizeof(res->err));
+	OPENSSL_cleanse(plain, plen);
+	free(plain);
+	if (body == NULL) {
+		log_warnx("submit to %s: %s", req->to, res->err);
+		wire_free(it);
+		return COMITY_ECRYPTO;
+	}
+	op = xcalloc(1, sizeof(*op));
+	op->body = body;
+	op->blen = blen;
 	it->meta->body_size = op->blen;
 	it->body_sha256.data = xmalloc(SHA256_LEN);
 	it->body_sha256.len = SHA256_LEN;
@@ -899,7 +915,7 @@ done:
  * The body of item ID (inbox first, then outbox), copied out of the store.
  */
 static int
-get_body(const uint8_t id[16], uint8_t **body, size_t *blen)
+get_body(const uint8_t id[16], uint8_t **body, size_t *blen, int *inbox)
 {
 	struct store_txn	*t;
 	Comity__InItem		*in;
@@ -910,7 +926,9 @@ get_body(const uint8_t id[16], uint8_t **body, size_t *blen)
 
 	if ((rc = store_read_begin(cd->store, &t)) != 0)
 		return rc;
+	*inbox = 0;
 	if ((in = get_in(t, id, key, &klen, &rc)) != NULL) {
+		*inbox = 1;
 		wire_free(in);
 		rc = store_get(t, DB_BLOB, bkey, blob_key(bkey, 'i', key, klen),
 		    &v, &vl);
@@ -928,16 +946,39 @@ get_body(const uint8_t id[16], uint8_t **body, size_t *blen)
 int
 queue_fetch(const uint8_t id[16], Comity__Request **out)
 {
-	uint8_t	*body;
-	size_t	 blen;
-	int	 rc;
+	uint8_t	*body, *plain;
+	size_t	 blen, plen;
+	char	 err[256], h[33];
+	int	 rc, inbox;
 
-	if ((rc = get_body(id, &body, &blen)) != 0)
+	*out = NULL;
+	if ((rc = get_body(id, &body, &blen, &inbox)) != 0)
 		return rc;
-	*out = wire_unpack(&comity__request__descriptor, body, blen);
-	OPENSSL_cleanse(body, blen);
+	if (!inbox) {
+		/* sealed to the recipient: we keep no readable copy */
+		free(body);
+		return COMITY_EPERM;
+	}
+	/* the signer was checked on arrival; the signature is checked again */
+	plain = seal_open(&cd->tls->seal, NULL, body, blen, &plen, err,
+	    sizeof(err));
 	free(body);
+	if (plain == NULL) {
+		log_warnx("%s fetch: %s", idhex(id, h), err);
+		return COMITY_ECRYPTO;
+	}
+	*out = wire_unpack(&comity__request__descriptor, plain, plen);
+	OPENSSL_cleanse(plain, plen);
+	free(plain);
 	return *out != NULL ? 0 : COMITY_ECORRUPT;
+}
+
+int
+queue_sealed(const uint8_t id[16], uint8_t **buf, size_t *len)
+{
+	int	inbox;
+
+	return get_body(id, buf, len, &inbox);
 }
 
 int
@@ -1213,7 +1254,7 @@ receipt_apply(struct store_txn *t, void *arg)
 			it->times->rejected_at = now;
 			event = AUDIT_REJECTED;
 			free(it->reason);
-			it->reason = xstrdup(rc->reason);
+			it->reason = xstrndup(rc->reason, REASON_MAX);
 			it->state = COMITY__STATE__STATE_REJECTED;
 		}
 		if ((r = outq_del(t, it)) != 0)
@@ -1317,56 +1358,95 @@ queue_ctl_ack(const char *peer, const uint8_t id[16], int kind)
 struct envelope_op {
 	char			 peer[ID_MAX + 1];
 	Comity__Envelope	*env;		/* a deep copy */
+	int			 opened;	/* body checked: why, meta set */
+	char			 why[QUEUE_ERR_MAX];	/* "" = acceptable */
+	int			 type;
+	char			*case_ref;
+	uint32_t		 documents;
 	struct queue_envelope_res *res;
 	queue_cb		 cb;
 	void			*arg;
 };
 
 /*
- * Open and check the body of ENV: the inner header must equal the clear
- * one.  Returns the request, or NULL with the reason for a REJECTED
- * receipt in why.
+ * Open the body of OP's envelope: decrypt with our key, verify that the
+ * peer's directory certificate signed it, decode the Request and check
+ * that its header equals the clear one.  Sets op->why to the reason for
+ * a REJECTED receipt, or keeps the item's metadata.  The plaintext lives
+ * only in memory, only here.
  */
-static Comity__Request *
-open_body(const Comity__Envelope *env, char *why, size_t whylen)
+static void
+open_body(struct envelope_op *op)
 {
-	Comity__Request	*rq;
+	const Comity__Envelope	*env = op->env;
+	const struct dir_entry	*e;
+	Comity__Request		*rq;
+	uint8_t			*plain;
+	size_t			 plen;
+	char			 err[QUEUE_ERR_MAX - 32];
 
-	rq = wire_unpack(&comity__request__descriptor, env->body.data,
-	    env->body.len);
+	op->opened = 1;
+	op->why[0] = '\0';
+	if ((e = directory_find(cd->dir, op->peer)) == NULL) {
+		snprintf(op->why, sizeof(op->why), "sender %s is no longer in "
+		    "the directory", op->peer);
+		return;
+	}
+	plain = seal_open(&cd->tls->seal, e->cert, env->body.data,
+	    env->body.len, &plen, err, sizeof(err));
+	if (plain == NULL) {
+		snprintf(op->why, sizeof(op->why), "seal: %s", err);
+		return;
+	}
+	rq = wire_unpack(&comity__request__descriptor, plain, plen);
+	OPENSSL_cleanse(plain, plen);
+	free(plain);
 	if (rq == NULL) {
-		snprintf(why, whylen, "body is not a valid request");
-		return NULL;
+		snprintf(op->why, sizeof(op->why), "body is not a valid "
+		    "request");
+		return;
 	}
 	if (rq->id.len != ENVELOPE_ID_LEN ||
 	    memcmp(rq->id.data, env->id.data, ENVELOPE_ID_LEN) != 0 ||
 	    strcmp(rq->from, env->from) != 0 || strcmp(rq->to, env->to) != 0 ||
 	    rq->kind != env->kind || rq->priority != env->priority ||
 	    rq->created_at_ns != env->created_at_ns ||
-	    rq->expires_at_ns != env->expires_at_ns) {
-		snprintf(why, whylen, "header mismatch: the sealed header "
-		    "differs from the clear one");
-		goto bad;
+	    rq->expires_at_ns != env->expires_at_ns)
+		snprintf(op->why, sizeof(op->why), "header mismatch: the "
+		    "sealed header differs from the clear one");
+	else if (rq->type <= COMITY__REQUEST_TYPE__TYPE_UNSPECIFIED ||
+	    rq->type > COMITY__REQUEST_TYPE__TYPE_OTHER)
+		snprintf(op->why, sizeof(op->why), "unknown request type");
+	else if (cd->self_accepts != 0 &&
+	    (cd->self_accepts & (1u << rq->type)) == 0)
+		snprintf(op->why, sizeof(op->why), "%s requests are not "
+		    "accepted", type_name(rq->type));
+	else if (rq->n_documents > DOCS_MAX)
+		snprintf(op->why, sizeof(op->why), "too many documents");
+	else {
+		op->type = rq->type;
+		op->case_ref = xstrndup(rq->case_ref, TEXT_FIELD_MAX);
+		op->documents = (uint32_t)rq->n_documents;
 	}
-	if (rq->type <= COMITY__REQUEST_TYPE__TYPE_UNSPECIFIED ||
-	    rq->type > COMITY__REQUEST_TYPE__TYPE_OTHER) {
-		snprintf(why, whylen, "unknown request type");
-		goto bad;
-	}
-	if (cd->self_accepts != 0 &&
-	    (cd->self_accepts & (1u << rq->type)) == 0) {
-		snprintf(why, whylen, "%s requests are not accepted",
-		    type_name(rq->type));
-		goto bad;
-	}
-	if (rq->n_documents > DOCS_MAX) {
-		snprintf(why, whylen, "too many documents");
-		goto bad;
-	}
-	return rq;
-bad:
 	wire_free(rq);
-	return NULL;
+}
+
+/* seen - whether an inbox record for ENV from PEER exists (committed) */
+static int
+seen(const char *peer, const Comity__Envelope *env)
+{
+	struct store_txn	*t;
+	const void		*v;
+	size_t			 vl, klen;
+	uint8_t			 key[INKEY_MAX];
+	int			 rc;
+
+	if (store_read_begin(cd->store, &t) != 0)
+		return 0;
+	klen = in_key(key, env->id.data, peer);
+	rc = store_get(t, DB_IN, key, klen, &v, &vl);
+	store_read_end(t);
+	return rc == 0;
 }
 
 static int
@@ -1404,11 +1484,10 @@ envelope_apply(struct store_txn *t, void *arg)
 	Comity__Envelope	 hdr;
 	Comity__Times		 times = COMITY__TIMES__INIT;
 	Comity__ItemMeta	 meta = COMITY__ITEM_META__INIT;
-	Comity__Request		*rq;
 	uint8_t			 sha[SHA256_LEN], key[INKEY_MAX];
 	uint8_t			 bkey[1 + INKEY_MAX], lkey[8], *rcpt;
 	size_t			 klen, rlen;
-	char			 why[QUEUE_ERR_MAX], detail[128];
+	char			 detail[128];
 	int64_t			 now = now_ns();
 	int			 rc;
 
@@ -1454,16 +1533,18 @@ envelope_apply(struct store_txn *t, void *arg)
 	    env->kind != COMITY__ENVELOPE_KIND__KIND_NOTICE)
 		return reject_envelope(t, op, sha, AUDIT_REJECTED,
 		    "unknown envelope kind");
-	if ((rq = open_body(env, why, sizeof(why))) == NULL)
-		return reject_envelope(t, op, sha, AUDIT_REJECTED, why);
+	if (!op->opened)
+		open_body(op);		/* seen() found it, then it went */
+	if (op->why[0] != '\0')
+		return reject_envelope(t, op, sha, AUDIT_REJECTED, op->why);
 
 	hdr = *env;
 	hdr.body.data = NULL;
 	hdr.body.len = 0;
 	times.received_at = now;
-	meta.type = rq->type;
-	meta.case_ref = rq->case_ref;
-	meta.documents = (uint32_t)rq->n_documents;
+	meta.type = op->type;
+	meta.case_ref = op->case_ref;
+	meta.documents = op->documents;
 	meta.body_size = env->body.len;
 	meta.idempotency_key = (char *)"";
 	it.version = 1;
@@ -1474,9 +1555,9 @@ envelope_apply(struct store_txn *t, void *arg)
 	it.body_sha256.data = sha;
 	it.body_sha256.len = SHA256_LEN;
 	snprintf(detail, sizeof(detail), "type=%s priority=%s size=%zu "
-	    "documents=%zu", type_name(rq->type),
+	    "documents=%u", type_name(op->type),
 	    env->priority == COMITY__PRIORITY__PRIORITY_URGENT ? "urgent" :
-	    "normal", env->body.len, rq->n_documents);
+	    "normal", env->body.len, op->documents);
 	rcpt = NULL;
 	if ((rc = store_next_seq(t, "inlog", &it.log_seq)) != 0 ||
 	    (rc = audit_append(t, AUDIT_RECEIVED, env->id.data, op->peer,
@@ -1500,7 +1581,6 @@ envelope_apply(struct store_txn *t, void *arg)
 		rc = COMITY_ENOMEM;
 out:
 	free(rcpt);
-	wire_free(rq);
 	return rc;
 }
 
@@ -1527,6 +1607,7 @@ envelope_done(void *arg, int rc)
 		    op->peer, op->env->body.len, res->urgent ? " urgent" : "");
 	op->cb(op->arg, rc);
 	wire_free(op->env);
+	free(op->case_ref);
 	free(op);
 }
 
@@ -1564,6 +1645,14 @@ queue_envelope_in(const char *peer, const Comity__Envelope *env,
 	op->res = res;
 	op->cb = cb;
 	op->arg = arg;
+	/*
+	 * The crypto runs here, outside the store transaction, unless the
+	 * header will be refused anyway or the envelope is a resend (found
+	 * in the inbox: the original receipt goes back unopened).
+	 */
+	if (strcmp(e->from, peer) == 0 && strcmp(e->to, cd->self) == 0 &&
+	    !seen(peer, e))
+		open_body(op);
 	store_batch_add(cd->store, envelope_apply, envelope_done, op);
 	return 0;
 }

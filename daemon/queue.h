@@ -84,10 +84,18 @@ int	queue_list(const Comity__ListReq *req, Comity__ItemInfo ***items,
 	    size_t *n_items, int *more);
 
 /*
- * queue_fetch - the opened Request of inbox item ID (or of our own outbox
- * item ID).  Free with wire_free().  Plaintext lives only in memory.
+ * queue_fetch - the opened Request of inbox item ID: decrypted with our
+ * key and its signature checked again.  Free with wire_free().  Plaintext
+ * lives only in memory.  COMITY_EPERM for an outbox item: it is sealed
+ * to the recipient and the sender keeps no readable copy.
  */
 int	queue_fetch(const uint8_t id[16], Comity__Request **out);
+
+/*
+ * queue_sealed - a copy of item ID's sealed body as it travelled (DER
+ * CMS AuthEnvelopedData), inbox or outbox.  Caller frees *buf.
+ */
+int	queue_sealed(const uint8_t id[16], uint8_t **buf, size_t *len);
 
 /*
  * queue_receipt - a copy of the stored receipt of KIND for item ID

@@ -1,27 +1,61 @@
 /*
- * receipt.c - receipts as encoded ReceiptContent.
+ * receipt.c - receipts as CMS SignedData over ReceiptContent (receipt.h).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "comity.h"
+#include <openssl/crypto.h>
+
 #include "bounds.h"
+#include "comity.h"
+#include "comityd.h"
+#include "directory.h"
+#include "log.h"
 #include "receipt.h"
+#include "seal.h"
+#include "tls.h"
 #include "wire.h"
 
 uint8_t *
 receipt_issue(const Comity__ReceiptContent *content, size_t *len)
 {
-	return wire_pack(&content->base, 0, len);
+	uint8_t	*buf, *sig;
+	size_t	 blen;
+	char	 err[256];
+
+	if ((buf = wire_pack(&content->base, 0, &blen)) == NULL)
+		return NULL;
+	sig = seal_sign(&cd->tls->seal, buf, blen, len, err, sizeof(err));
+	if (sig == NULL)
+		log_warnx("receipt: %s", err);
+	free(buf);
+	return sig;
 }
 
 Comity__ReceiptContent *
 receipt_open(const uint8_t *buf, size_t len, const char *issuer, char *err,
     size_t errlen)
 {
-	Comity__ReceiptContent *rc;
+	const struct dir_entry	*e;
+	Comity__ReceiptContent	*rc;
+	uint8_t			*content;
+	size_t			 clen;
+	char			 why[256];
 
-	rc = wire_unpack(&comity__receipt_content__descriptor, buf, len);
+	if ((e = directory_find(cd->dir, issuer)) == NULL) {
+		snprintf(err, errlen, "issuer %s not in the directory", issuer);
+		return NULL;
+	}
+	content = seal_verify(&cd->tls->seal, e->cert, buf, len, &clen, why,
+	    sizeof(why));
+	if (content == NULL) {
+		snprintf(err, errlen, "receipt not signed by %s: %s", issuer,
+		    why);
+		return NULL;
+	}
+	rc = wire_unpack(&comity__receipt_content__descriptor, content, clen);
+	free(content);
 	if (rc == NULL) {
 		snprintf(err, errlen, "undecodable receipt");
 		return NULL;

@@ -2,10 +2,12 @@
  * receipt.h - issue and open delivery receipts.
  *
  * A receipt is the issuing authority's statement about one envelope
- * (ReceiptContent).  receipt_issue() returns the bytes that travel and are
- * stored; receipt_open() checks bytes from a peer and returns the content.
- * Only this module knows how a receipt is protected, so changing that
- * (plain encoding -> CMS SignedData) stays local.
+ * (ReceiptContent), as DER CMS SignedData by its key with its certificate
+ * embedded (SPEC §4): the bytes that travel, are stored, and are exported
+ * as a .p7s that stock `openssl cms -verify` checks against the network
+ * CA.  receipt_issue() signs with our key (cd->tls); receipt_open()
+ * checks a peer's receipt against that peer's directory certificate and
+ * the trust store (CA + CRL) before anyone looks at the content.
  */
 #ifndef COMITY_RECEIPT_H
 #define COMITY_RECEIPT_H
@@ -16,14 +18,15 @@
 #include "comity.pb-c.h"
 
 /*
- * receipt_issue - encode (and protect) CONTENT issued by us.  Returns a
- * malloc'd buffer (caller frees) with *len set, or NULL.
+ * receipt_issue - encode and sign CONTENT issued by us.  Returns a
+ * malloc'd buffer (caller frees) with *len set, or NULL (logged).
  */
 uint8_t	*receipt_issue(const Comity__ReceiptContent *content, size_t *len);
 
 /*
  * receipt_open - check receipt bytes that ISSUER (the TLS-authenticated
- * peer) sent and decode their content.  Returns the content (free with
+ * peer) sent: signed by ISSUER's directory certificate, which chains to
+ * the CA and is not revoked; then decode and check the content.  Returns the content (free with
  * wire_free()) or NULL with the reason in err.
  */
 Comity__ReceiptContent *receipt_open(const uint8_t *buf, size_t len,

@@ -358,6 +358,12 @@ ctx_build(int server, const char *cert, EVP_PKEY *key, const char *ca,
 		snprintf(err, errlen, "CA file %s: no certificate in it", ca);
 		goto fail;
 	}
+	/* the store also checks CMS signers (seal.c): strict there too */
+	if (X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx),
+	    X509_V_FLAG_X509_STRICT) != 1) {
+		tls_err(err, errlen, "store flags");
+		goto fail;
+	}
 	if (crl != NULL) {
 		X509_STORE	*st = SSL_CTX_get_cert_store(ctx);
 		X509_LOOKUP	*lu = X509_STORE_add_lookup(st, X509_LOOKUP_file());
@@ -479,6 +485,9 @@ tls_ctx_new(const char *id, const char *cert, const char *key, const char *ca,
 		goto fail;
 	}
 	own_cert_check(t->server, own, id);
+	t->seal.key = t->own_key;
+	t->seal.cert = t->own_cert;
+	t->seal.trust = SSL_CTX_get_cert_store(t->client);
 	return t;
 fail:
 	ERR_clear_error();

@@ -18,11 +18,15 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "seal.h"
+
 struct tls_ctx {
 	SSL_CTX		*server;
 	SSL_CTX		*client;
 	X509		*own_cert;	/* owned */
 	EVP_PKEY	*own_key;	/* owned; for seal/receipt signing */
+	struct seal_keys seal;		/* own_key, own_cert and the client
+					   context's trust store, borrowed */
 	int		 refs;
 };
 

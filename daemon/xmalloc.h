@@ -12,6 +12,7 @@ void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 void	*xrealloc(void *, size_t);
 char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
 void	*xmemdup(const void *, size_t);
 /* xfree_secret - wipe len bytes, then free (NULL is a no-op) */
 void	 xfree_secret(void *, size_t len);

@@ -64,6 +64,7 @@ int	cmd_fetch(int, char **);
 int	cmd_ack(int, char **);
 int	cmd_cancel(int, char **);
 int	cmd_receipt(int, char **);
+int	cmd_export(int, char **);
 int	cmd_peers(int, char **);
 int	cmd_directory(int, char **);
 

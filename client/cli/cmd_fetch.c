@@ -1,5 +1,5 @@
 /*
- * cmd_fetch.c - comity fetch, ack, cancel, receipt: commands that name
+ * cmd_fetch.c - comity fetch, ack, cancel, receipt, export: commands that name
  * one request and act on it.
  *
  * fetch writes documents under names a counterpart chose, so every name is
@@ -296,6 +296,19 @@ cmd_cancel(int argc, char **argv)
 	return id_command(argc, argv, comity_cancel, "CANCELLED");
 }
 
+/* write_out - LEN bytes to file OUT (never overwritten) or stdout ("-") */
+static int
+write_out(const char *out, const uint8_t *p, size_t len)
+{
+	if (strcmp(out, "-") == 0) {
+		if (fwrite(p, 1, len, stdout) != len || fflush(stdout) != 0)
+			return cli_fail(EX_IOERR, "stdout: %s", strerror(errno));
+	} else if (create_file(AT_FDCWD, out, p, len, 0644) == -1)
+		return cli_fail(EX_CANTCREAT, "%s: %s", out, errno == EEXIST ?
+		    "exists; not overwritten" : strerror(errno));
+	return EX_OK;
+}
+
 int
 cmd_receipt(int argc, char **argv)
 {
@@ -346,16 +359,56 @@ cmd_receipt(int argc, char **argv)
 		return st;
 	}
 	comity_close(conn);
-	if (strcmp(out, "-") == 0) {
-		if (fwrite(der, 1, len, stdout) != len)
-			st = cli_fail(EX_IOERR, "stdout: %s", strerror(errno));
-	} else if (create_file(AT_FDCWD, out, der, len, 0644) == -1)
-		st = cli_fail(EX_CANTCREAT, "%s: %s", out, errno == EEXIST ?
-		    "exists; not overwritten" : strerror(errno));
-	else if (cli.json)
+	if ((st = write_out(out, der, len)) == EX_OK && cli.json)
 		out_line(stdout, json_pack("{s:s, s:s, s:o, s:I}", "id", id,
 		    "kind", kind == COMITY_RECEIPT_RETRIEVED ? "retrieved" :
 		    "delivered", "out", out_jstr(out), "bytes", (json_int_t)len));
+	comity_free(der);
+	return st;
+}
+
+int
+cmd_export(int argc, char **argv)
+{
+	static const struct option	opts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	comity_conn	*conn;
+	const char	*out = NULL, *id;
+	uint8_t		*der = NULL;
+	size_t		 len;
+	int		 c, rc, st;
+
+	while ((c = cli_getopt(argc, argv, "o:h", opts)) != -1) {
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'h':
+			return cli_help();
+		default:
+			return cli_usage();
+		}
+	}
+	if (argc - optind != 1 || out == NULL)
+		return cli_usage();
+	id = argv[optind];
+	if (!cli_id_ok(id))
+		return EX_USAGE;
+	if ((st = cli_connect(&conn)) != 0)
+		return st;
+	if ((rc = comity_sealed(conn, id, &der, &len)) != 0) {
+		st = cli_error(conn, rc, NULL);
+		comity_close(conn);
+		return st;
+	}
+	comity_close(conn);
+	if ((st = write_out(out, der, len)) == EX_OK && cli.json)
+		out_line(stdout, json_pack("{s:s, s:o, s:I}", "id", id,
+		    "out", out_jstr(out), "bytes", (json_int_t)len));
 	comity_free(der);
 	return st;
 }

@@ -53,6 +53,11 @@ static const struct command {
 	  "receipt ID [--kind delivered|retrieved] --out FILE.p7s",
 	  "Export a signed receipt (DER CMS), which `openssl cms -verify\n"
 	  "-inform DER -CAfile ca.pem` checks.  --out - writes to stdout." },
+	{ "export", cmd_export, "export ID --out FILE.p7m",
+	  "Export a request sealed as it travelled (DER CMS\n"
+	  "AuthEnvelopedData).  The recipient opens it with `openssl cms\n"
+	  "-decrypt` and its key, then `openssl cms -verify`.  --out -\n"
+	  "writes to stdout." },
 	{ "peers", cmd_peers, "peers",
 	  "Link state, queue depth, oldest waiting item, last contact and\n"
 	  "clock skew for each counterpart." },

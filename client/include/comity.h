@@ -22,7 +22,8 @@
  *    travels back to the sender);
  *  - comity_cancel() withdraws a request not yet delivered;
  *  - comity_receipt() exports a signed receipt (DER CMS SignedData) that
- *    stock `openssl cms -verify` checks;
+ *    stock `openssl cms -verify` checks; comity_sealed() exports a
+ *    sealed request that the recipient opens with stock `openssl cms`;
  *  - comity_peers() and comity_directory() describe the counterparts.
  *
  * @section conventions Conventions
@@ -442,8 +443,8 @@ struct comity_request {
 };
 
 /**
- * @brief Fetch an item's request with its documents (an inbox item, or one
- * of our own outbox items).
+ * @brief Fetch a received request with its documents: the daemon decrypts
+ * the sealed copy it stores and checks the sender's signature again.
  * @param[in] conn the connection.
  * @param[in] id the item's id.
  * @param[out] req the request; free with comity_request_free().
@@ -453,6 +454,10 @@ struct comity_request {
  * @retval 0 fetched.
  * @retval COMITY_EINVAL @p id is not 32 hex digits.
  * @retval COMITY_ENOTFOUND no such item.
+ * @retval COMITY_EPERM an outbox item: sealed to its recipient, it cannot
+ * be opened by the sender (comity_sealed() exports the sealed copy).
+ * @retval COMITY_ECRYPTO the stored copy no longer opens (our key
+ * changed, or the stored bytes were altered).
  * @retval COMITY_ECORRUPT the stored item failed its checks.
  * @retval COMITY_ENOMEM, COMITY_EIO, COMITY_EPROTO, COMITY_ETIMEDOUT
  * see @ref failures.
@@ -512,6 +517,26 @@ COMITY_EXPORT int comity_cancel(comity_conn *conn, const char *id);
  */
 COMITY_EXPORT int comity_receipt(comity_conn *conn, const char *id,
     int kind, uint8_t **der, size_t *len);
+
+/**
+ * @brief Export the sealed request as it travelled: DER CMS
+ * AuthEnvelopedData (AES-256-GCM, to the recipient's key) around the
+ * sender's SignedData.  The recipient opens it with stock openssl:
+ * `openssl cms -decrypt -inform DER -recip cert.pem -inkey key.pem
+ * -binary | openssl cms -verify -inform DER -CAfile ca.pem -binary`
+ * gives the encoded Request.
+ * @param[in] conn the connection.
+ * @param[in] id an inbox or outbox item's id.
+ * @param[out] der the bytes; free with comity_free().
+ * @param[out] len their length.
+ * @retval 0 done.
+ * @retval COMITY_EINVAL bad @p id.
+ * @retval COMITY_ENOTFOUND no such item.
+ * @retval COMITY_ENOMEM, COMITY_EIO, COMITY_EPROTO, COMITY_ETIMEDOUT
+ * see @ref failures.
+ */
+COMITY_EXPORT int comity_sealed(comity_conn *conn, const char *id,
+    uint8_t **der, size_t *len);
 /** @} */
 
 /**

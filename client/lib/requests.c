@@ -437,6 +437,39 @@ comity_receipt(comity_conn *c, const char *hex, int kind, uint8_t **der,
 	return 0;
 }
 
+COMITY_EXPORT int
+comity_sealed(comity_conn *c, const char *hex, uint8_t **der, size_t *len)
+{
+	Comity__LocalRequest	 req = COMITY__LOCAL_REQUEST__INIT;
+	Comity__IdReq		 ir = COMITY__ID_REQ__INIT;
+	Comity__LocalResponse	*r;
+	uint8_t			 id[ID_LEN];
+	int			 rc;
+
+	if (c == NULL || der == NULL || len == NULL)
+		return COMITY_EINVAL;
+	*der = NULL;
+	*len = 0;
+	if ((rc = parse_id(c, hex, id)) != 0)
+		return rc;
+	ir.id.data = id;
+	ir.id.len = ID_LEN;
+	req.op_case = COMITY__LOCAL_REQUEST__OP_SEALED;
+	req.sealed = &ir;
+	if ((rc = conn_call(c, &req, &r)) != 0)
+		return rc;
+	if (r->sealed.len == 0)
+		return bad_response(c, r, "empty sealed body");
+	if ((*der = cm_malloc(r->sealed.len)) == NULL) {
+		wire_free(r);
+		return conn_seterr(c, COMITY_ENOMEM, "out of memory");
+	}
+	memcpy(*der, r->sealed.data, r->sealed.len);
+	*len = r->sealed.len;
+	wire_free(r);
+	return 0;
+}
+
 /* ------------------------------------------------------------ peers */
 
 static int

@@ -219,6 +219,16 @@ queue_receipt(const uint8_t id[16], int kind, uint8_t **buf, size_t *len)
 	return 0;
 }
 
+int
+queue_sealed(const uint8_t id[16], uint8_t **buf, size_t *len)
+{
+	if (id[0] != 0xab)
+		return COMITY_ENOTFOUND;
+	*buf = xmemdup("\x30\x80sealed", 8);
+	*len = 8;
+	return 0;
+}
+
 void
 queue_audit(int event, const uint8_t *id, const char *peer,
     const char *detail)
@@ -437,6 +447,14 @@ test_local_ops(void **state)
 	comity_free(der);
 	assert_int_equal(comity_receipt(c, id, COMITY_RECEIPT_RETRIEVED, &der,
 	    &len), COMITY_ENOTFOUND);
+	assert_int_equal(comity_sealed(c, "ab000000000000000000000000000000",
+	    &der, &len), 0);
+	assert_int_equal(len, 8);
+	assert_memory_equal(der, "\x30\x80sealed", 8);
+	comity_free(der);
+	assert_int_equal(comity_sealed(c, "00000000000000000000000000000000",
+	    &der, &len), COMITY_ENOTFOUND);
+	assert_null(der);
 	assert_int_equal(comity_peers(c, &peers, &n), 0);
 	assert_true(saw_debug_op);
 	assert_int_equal(n, 1);
@@ -645,12 +663,12 @@ test_local_garbage(void **state)
 static void
 test_local_unknown_op(void **state)
 {
-	uint8_t			 frame[4 + 2] = { 0, 0, 0, 2, 0x50, 0x00 };
+	uint8_t			 frame[4 + 3] = { 0, 0, 0, 3, 0x98, 0x06, 0x00 };
 	Comity__LocalResponse	*r;
 	int			 fd;
 
 	(void)state;
-	/* field 10, varint 0: an unknown field, so no operation */
+	/* field 99, varint 0: an unknown field, so no operation */
 	fd = raw_connect();
 	assert_int_equal(write(fd, frame, sizeof(frame)), (ssize_t)sizeof(frame));
 	r = raw_response(fd);

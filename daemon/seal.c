@@ -1,0 +1,285 @@
+/*
+ * seal.c - CMS SignedData and AuthEnvelopedData (see seal.h).
+ *
+ * Everything goes through OpenSSL's CMS API with memory BIOs; inputs are
+ * parsed with d2i and must be exactly one DER object of the expected
+ * content type, so trailing bytes or a plain EnvelopedData (no
+ * authentication tag) are refused before any key is used.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include "seal.h"
+
+/*
+ * fail - "WHAT: reason" into err, the reason taken from the OpenSSL error
+ * queue (the last entry, with its data: "certificate revoked" and the
+ * like), which is then cleared.
+ */
+static void
+fail(char *err, size_t errlen, const char *what)
+{
+	unsigned long	 e, last = 0;
+	const char	*data = NULL, *d;
+	int		 flags;
+	char		 reason[256];
+
+	while ((e = ERR_get_error_all(NULL, NULL, NULL, &d, &flags)) != 0) {
+		last = e;
+		if ((flags & ERR_TXT_STRING) && d != NULL && *d != '\0')
+			data = d;
+	}
+	if (last == 0) {
+		snprintf(err, errlen, "%s", what);
+		return;
+	}
+	ERR_error_string_n(last, reason, sizeof(reason));
+	if (ERR_reason_error_string(last) != NULL)
+		snprintf(reason, sizeof(reason), "%s",
+		    ERR_reason_error_string(last));
+	snprintf(err, errlen, "%s: %s%s%s", what, reason,
+	    data != NULL ? ": " : "", data != NULL ? data : "");
+}
+
+/* der - the DER of CMS (malloc'd) */
+static uint8_t *
+der(CMS_ContentInfo *cms, size_t *outlen)
+{
+	unsigned char	*buf, *p;
+	int		 n;
+
+	if ((n = i2d_CMS_ContentInfo(cms, NULL)) <= 0)
+		return NULL;
+	if ((buf = malloc((size_t)n)) == NULL)
+		return NULL;
+	p = buf;
+	if (i2d_CMS_ContentInfo(cms, &p) != n) {
+		free(buf);
+		return NULL;
+	}
+	*outlen = (size_t)n;
+	return buf;
+}
+
+/* parse - exactly one DER CMS object of content type NID */
+static CMS_ContentInfo *
+parse(const uint8_t *buf, size_t len, int nid, const char *what, char *err,
+    size_t errlen)
+{
+	CMS_ContentInfo		*cms;
+	const unsigned char	*p = buf;
+
+	if (len == 0 || len > LONG_MAX) {
+		snprintf(err, errlen, "%s: empty or too large", what);
+		return NULL;
+	}
+	if ((cms = d2i_CMS_ContentInfo(NULL, &p, (long)len)) == NULL) {
+		fail(err, errlen, what);
+		return NULL;
+	}
+	if (p != buf + len) {
+		snprintf(err, errlen, "%s: %zu bytes after the CMS object",
+		    what, len - (size_t)(p - buf));
+		goto bad;
+	}
+	if (OBJ_obj2nid(CMS_get0_type(cms)) != nid) {
+		snprintf(err, errlen, "%s: CMS %s, not %s", what,
+		    OBJ_nid2sn(OBJ_obj2nid(CMS_get0_type(cms))),
+		    OBJ_nid2sn(nid));
+		goto bad;
+	}
+	return cms;
+bad:
+	CMS_ContentInfo_free(cms);
+	ERR_clear_error();
+	return NULL;
+}
+
+/* take - copy the contents of memory BIO B (malloc'd; B is cleared) */
+static uint8_t *
+take(BIO *b, size_t *len)
+{
+	char	*p;
+	long	 n;
+	uint8_t	*out;
+
+	n = BIO_get_mem_data(b, &p);
+	if (n < 0)
+		return NULL;
+	/* never malloc(0): an empty content is still a valid result */
+	if ((out = malloc(n > 0 ? (size_t)n : 1)) == NULL)
+		return NULL;
+	memcpy(out, p, (size_t)n);
+	OPENSSL_cleanse(p, (size_t)n);
+	*len = (size_t)n;
+	return out;
+}
+
+static BIO *
+mem_in(const uint8_t *buf, size_t len)
+{
+	if (len > INT_MAX)
+		return NULL;
+	return BIO_new_mem_buf(buf, (int)len);
+}
+
+uint8_t *
+seal_sign(const struct seal_keys *k, const uint8_t *content, size_t clen,
+    size_t *outlen, char *err, size_t errlen)
+{
+	CMS_ContentInfo	*cms;
+	BIO		*in;
+	uint8_t		*out = NULL;
+
+	ERR_clear_error();
+	if ((in = mem_in(content, clen)) == NULL) {
+		snprintf(err, errlen, "sign: content too large");
+		return NULL;
+	}
+	cms = CMS_sign(k->cert, k->key, NULL, in, CMS_BINARY | CMS_NOSMIMECAP);
+	if (cms == NULL)
+		fail(err, errlen, "sign");
+	else if ((out = der(cms, outlen)) == NULL)
+		fail(err, errlen, "sign: encoding");
+	CMS_ContentInfo_free(cms);
+	BIO_free(in);
+	return out;
+}
+
+uint8_t *
+seal_verify(const struct seal_keys *k, X509 *signer, const uint8_t *buf,
+    size_t len, size_t *clen, char *err, size_t errlen)
+{
+	CMS_ContentInfo		*cms;
+	STACK_OF(X509)		*certs = NULL;
+	BIO			*out = NULL;
+	uint8_t			*content = NULL;
+	unsigned int		 flags = CMS_BINARY;
+
+	ERR_clear_error();
+	if ((cms = parse(buf, len, NID_pkcs7_signed, "signed data", err,
+	    errlen)) == NULL)
+		return NULL;
+	if (sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms)) != 1) {
+		snprintf(err, errlen, "signed data: %d signers, not one",
+		    sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms)));
+		goto out;
+	}
+	if (signer != NULL) {
+		/* only SIGNER may have signed, whatever the CMS embeds */
+		if ((certs = sk_X509_new_null()) == NULL ||
+		    !sk_X509_push(certs, signer)) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		flags |= CMS_NOINTERN;
+	} else
+		flags |= CMS_NO_SIGNER_CERT_VERIFY;
+	if ((out = BIO_new(BIO_s_mem())) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (CMS_verify(cms, certs, k->trust, NULL, out, flags) != 1) {
+		fail(err, errlen, "signature check failed");
+		goto out;
+	}
+	if ((content = take(out, clen)) == NULL)
+		snprintf(err, errlen, "out of memory");
+out:
+	BIO_free(out);
+	sk_X509_free(certs);
+	CMS_ContentInfo_free(cms);
+	ERR_clear_error();
+	return content;
+}
+
+uint8_t *
+seal_request(const struct seal_keys *k, X509 *rcpt, const uint8_t *plain,
+    size_t plen, size_t *outlen, char *err, size_t errlen)
+{
+	CMS_ContentInfo		*cms = NULL;
+	CMS_RecipientInfo	*ri;
+	EVP_PKEY_CTX		*pctx;
+	BIO			*in = NULL;
+	uint8_t			*sig, *out = NULL;
+	size_t			 slen;
+
+	if ((sig = seal_sign(k, plain, plen, &slen, err, errlen)) == NULL)
+		return NULL;
+	if ((in = mem_in(sig, slen)) == NULL) {
+		snprintf(err, errlen, "seal: content too large");
+		goto out;
+	}
+	cms = CMS_encrypt(NULL, NULL, EVP_aes_256_gcm(),
+	    CMS_BINARY | CMS_PARTIAL);
+	if (cms == NULL || OBJ_obj2nid(CMS_get0_type(cms)) !=
+	    NID_id_smime_ct_authEnvelopedData) {
+		fail(err, errlen, "seal: AES-256-GCM AuthEnvelopedData");
+		goto out;
+	}
+	if ((ri = CMS_add1_recipient_cert(cms, rcpt, CMS_KEY_PARAM)) == NULL) {
+		fail(err, errlen, "seal: recipient certificate");
+		goto out;
+	}
+	/* ECDH: derive the key-encryption key with SHA-256, not SHA-1 */
+	if (CMS_RecipientInfo_type(ri) == CMS_RECIPINFO_AGREE &&
+	    ((pctx = CMS_RecipientInfo_get0_pkey_ctx(ri)) == NULL ||
+	    EVP_PKEY_CTX_set_ecdh_kdf_md(pctx, EVP_sha256()) <= 0)) {
+		fail(err, errlen, "seal: ECDH parameters");
+		goto out;
+	}
+	if (CMS_final(cms, in, NULL, CMS_BINARY) != 1) {
+		fail(err, errlen, "seal");
+		goto out;
+	}
+	if ((out = der(cms, outlen)) == NULL)
+		fail(err, errlen, "seal: encoding");
+out:
+	CMS_ContentInfo_free(cms);
+	BIO_free(in);
+	free(sig);
+	ERR_clear_error();
+	return out;
+}
+
+uint8_t *
+seal_open(const struct seal_keys *k, X509 *signer, const uint8_t *body,
+    size_t blen, size_t *plen, char *err, size_t errlen)
+{
+	CMS_ContentInfo	*cms;
+	BIO		*out = NULL;
+	uint8_t		*inner = NULL, *content = NULL;
+	size_t		 ilen;
+
+	ERR_clear_error();
+	if ((cms = parse(body, blen, NID_id_smime_ct_authEnvelopedData,
+	    "body", err, errlen)) == NULL)
+		return NULL;
+	if ((out = BIO_new(BIO_s_mem())) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (CMS_decrypt(cms, k->key, k->cert, NULL, out, CMS_BINARY) != 1) {
+		fail(err, errlen, "cannot decrypt (not sealed to us, or "
+		    "altered)");
+		goto out;
+	}
+	if ((inner = take(out, &ilen)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	content = seal_verify(k, signer, inner, ilen, plen, err, errlen);
+	OPENSSL_cleanse(inner, ilen);
+	free(inner);
+out:
+	BIO_free(out);
+	CMS_ContentInfo_free(cms);
+	ERR_clear_error();
+	return content;
+}

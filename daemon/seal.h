@@ -1,0 +1,67 @@
+/*
+ * seal.h - CMS (RFC 5652) protection of requests and receipts (SPEC §4).
+ *
+ * A sealed request is DER AuthEnvelopedData (AES-256-GCM, ECDH with a
+ * SHA-256 KDF to the recipient's certificate) around DER SignedData by the
+ * sender (attached content, signing time, signer certificate embedded).
+ * A receipt is DER SignedData by the issuer over an encoded
+ * ReceiptContent.  Stock `openssl cms -decrypt` / `-verify` open both.
+ *
+ * Keys and trust come in a struct seal_keys the caller owns: this module
+ * holds no state and no global, so it is usable by the daemon, the tests
+ * and the fuzz targets alike.  Every function drains the OpenSSL error
+ * queue and reports a failure as one line in err.  Plaintext buffers
+ * returned here are the caller's to OPENSSL_cleanse() and free().
+ */
+#ifndef COMITY_SEAL_H
+#define COMITY_SEAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+struct seal_keys {
+	EVP_PKEY	*key;		/* our private key */
+	X509		*cert;		/* our certificate (matches key) */
+	X509_STORE	*trust;		/* network CA (+ CRL, strict flags) */
+};
+
+/*
+ * seal_request - sign PLAIN (an encoded Request) with our key, then
+ * encrypt the SignedData to RCPT.  Returns the DER AuthEnvelopedData
+ * (malloc'd, *outlen set), or NULL with the reason in err.
+ */
+uint8_t	*seal_request(const struct seal_keys *, X509 *rcpt,
+	    const uint8_t *plain, size_t plen, size_t *outlen, char *err,
+	    size_t errlen);
+
+/*
+ * seal_open - decrypt BODY with our key and verify the inner signature.
+ * With SIGNER non-NULL (a peer's directory certificate) the signer must
+ * be exactly that certificate and it must chain to the trust store (CRL
+ * included) for S/MIME signing; with SIGNER NULL only the signature over
+ * the content is checked against the embedded certificate (re-opening a
+ * stored item whose signer was checked on arrival).  Returns the content
+ * (malloc'd, *plen set), or NULL with the reason in err.
+ */
+uint8_t	*seal_open(const struct seal_keys *, X509 *signer, const uint8_t *body,
+	    size_t blen, size_t *plen, char *err, size_t errlen);
+
+/*
+ * seal_sign - SignedData by our key over CONTENT (attached, signing time,
+ * our certificate embedded).  Returns the DER (malloc'd) or NULL.
+ */
+uint8_t	*seal_sign(const struct seal_keys *, const uint8_t *content,
+	    size_t clen, size_t *outlen, char *err, size_t errlen);
+
+/*
+ * seal_verify - check DER SignedData from SIGNER (exactly that
+ * certificate, chained to the trust store) and return its content
+ * (malloc'd, *clen set), or NULL with the reason in err.
+ */
+uint8_t	*seal_verify(const struct seal_keys *, X509 *signer,
+	    const uint8_t *der, size_t len, size_t *clen, char *err,
+	    size_t errlen);
+
+#endif /* COMITY_SEAL_H */

@@ -90,6 +90,9 @@ load_all(const char *path, struct loaded *ld, char *err, size_t errlen)
 	    ld->conf->ca, ld->conf->crl, err, errlen);
 	if (ld->tls == NULL)
 		goto fail;
+	if (ld->conf->retired_key != NULL && tls_ctx_retire(ld->tls,
+	    ld->conf->retired_key, err, errlen) != 0)
+		goto fail;
 	if ((self = directory_find(ld->dir, ld->conf->id)) != NULL)
 		ld->self_accepts = self->accepts;
 	if (ld->conf->crl != NULL &&

@@ -62,6 +62,7 @@ static const struct ckey authority_keys[] = {
 	{ "key",	CT_PATH, NULL, 0, 0, O(key), 1 },
 	{ "ca",		CT_PATH, NULL, 0, 0, O(ca), 1 },
 	{ "crl",	CT_PATH, NULL, 0, 0, O(crl), 0 },
+	{ "retired_key", CT_PATH, NULL, 0, 0, O(retired_key), 0 },
 	{ "directory",	CT_PATH, NULL, 0, 0, O(directory), 1 },
 };
 static const struct ckey listen_keys[] = {
@@ -616,6 +617,7 @@ conf_free(struct conf *c)
 	free(c->key);
 	free(c->ca);
 	free(c->crl);
+	free(c->retired_key);
 	free(c->directory);
 	free(c->listen_host);
 	free(c->listen_port);

@@ -22,6 +22,8 @@ struct conf {
 	char		*key;			/* required, absolute path */
 	char		*ca;			/* required, absolute path */
 	char		*crl;			/* NULL = none */
+	char		*retired_key;		/* NULL = none; the key before
+						   the last rotation */
 	char		*directory;		/* required, absolute path */
 	/* [listen] */
 	char		*listen_host;		/* default "0.0.0.0" */

@@ -471,6 +471,17 @@ link_send(struct link *l, const uint8_t *frame, size_t len)
 	return send_raw(l, frame, len);
 }
 
+X509 *
+link_peer_cert(const struct link *l)
+{
+	SSL	*ssl;
+
+	if (l->bev == NULL || (ssl = bufferevent_openssl_get_ssl(l->bev)) ==
+	    NULL)
+		return NULL;
+	return SSL_get0_peer_certificate(ssl);
+}
+
 size_t
 link_output_len(const struct link *l)
 {

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/x509.h>
+
 #include <sys/socket.h>
 
 #include "bounds.h"
@@ -64,6 +66,9 @@ void		 link_accept(int fd, const struct sockaddr *sa, int salen);
  * LINK_OUTPUT_MAX (the link is then closed).
  */
 int		 link_send(struct link *, const uint8_t *frame, size_t len);
+/* link_peer_cert - the certificate the peer authenticated with (borrowed,
+ * valid while the link lives), or NULL before the handshake */
+X509		*link_peer_cert(const struct link *);
 /* link_output_len - bytes queued for sending */
 size_t		 link_output_len(const struct link *);
 

@@ -447,7 +447,8 @@ envelope_in(struct link *l, const Comity__Envelope *env)
 	struct env_ctx	*c = xcalloc(1, sizeof(*c));
 	int		 rc;
 
-	rc = queue_envelope_in(l->id, env, &c->res, envelope_done, c);
+	rc = queue_envelope_in(l->id, link_peer_cert(l), env, &c->res,
+	    envelope_done, c);
 	if (rc != 0) {
 		char	why[QUEUE_ERR_MAX + 32];
 
@@ -507,8 +508,8 @@ receipt_in(struct link *l, const Comity__Receipt *r)
 {
 	struct rcpt_ctx	*c = xcalloc(1, sizeof(*c));
 
-	if (queue_receipt_in(l->id, r->signed_.data, r->signed_.len, &c->res,
-	    receipt_done, c) != 0) {
+	if (queue_receipt_in(l->id, link_peer_cert(l), r->signed_.data,
+	    r->signed_.len, &c->res, receipt_done, c) != 0) {
 		char	detail[QUEUE_ERR_MAX + 32];
 
 		log_warnx("link %s peer=%s: receipt refused: %s", l->addr,

@@ -1293,14 +1293,15 @@ receipt_done(void *arg, int rc)
 }
 
 int
-queue_receipt_in(const char *peer, const uint8_t *buf, size_t len,
-    struct queue_receipt_res *res, queue_cb cb, void *arg)
+queue_receipt_in(const char *peer, X509 *peer_cert, const uint8_t *buf,
+    size_t len, struct queue_receipt_res *res, queue_cb cb, void *arg)
 {
 	struct receipt_op	*op;
 	Comity__ReceiptContent	*rc;
 
 	memset(res, 0, sizeof(*res));
-	rc = receipt_open(buf, len, peer, res->err, sizeof(res->err));
+	rc = receipt_open(buf, len, peer, peer_cert, res->err,
+	    sizeof(res->err));
 	if (rc == NULL)
 		return COMITY_EPROTO;
 	memcpy(res->id, rc->envelope_id.data, ENVELOPE_ID_LEN);
@@ -1358,6 +1359,7 @@ queue_ctl_ack(const char *peer, const uint8_t id[16], int kind)
 struct envelope_op {
 	char			 peer[ID_MAX + 1];
 	Comity__Envelope	*env;		/* a deep copy */
+	X509			*peer_cert;	/* a reference, or NULL */
 	int			 opened;	/* body checked: why, meta set */
 	char			 why[QUEUE_ERR_MAX];	/* "" = acceptable */
 	int			 type;
@@ -1379,7 +1381,6 @@ static void
 open_body(struct envelope_op *op)
 {
 	const Comity__Envelope	*env = op->env;
-	const struct dir_entry	*e;
 	Comity__Request		*rq;
 	uint8_t			*plain;
 	size_t			 plen;
@@ -1387,13 +1388,8 @@ open_body(struct envelope_op *op)
 
 	op->opened = 1;
 	op->why[0] = '\0';
-	if ((e = directory_find(cd->dir, op->peer)) == NULL) {
-		snprintf(op->why, sizeof(op->why), "sender %s is no longer in "
-		    "the directory", op->peer);
-		return;
-	}
-	plain = seal_open(&cd->tls->seal, e->cert, env->body.data,
-	    env->body.len, &plen, err, sizeof(err));
+	plain = receipt_check_signer(env->body.data, env->body.len, op->peer,
+	    op->peer_cert, 1, &plen, err, sizeof(err));
 	if (plain == NULL) {
 		snprintf(op->why, sizeof(op->why), "seal: %s", err);
 		return;
@@ -1607,13 +1603,15 @@ envelope_done(void *arg, int rc)
 		    op->peer, op->env->body.len, res->urgent ? " urgent" : "");
 	op->cb(op->arg, rc);
 	wire_free(op->env);
+	X509_free(op->peer_cert);
 	free(op->case_ref);
 	free(op);
 }
 
 int
-queue_envelope_in(const char *peer, const Comity__Envelope *env,
-    struct queue_envelope_res *res, queue_cb cb, void *arg)
+queue_envelope_in(const char *peer, X509 *peer_cert,
+    const Comity__Envelope *env, struct queue_envelope_res *res, queue_cb cb,
+    void *arg)
 {
 	struct envelope_op	*op;
 	Comity__Envelope	*e;
@@ -1642,6 +1640,8 @@ queue_envelope_in(const char *peer, const Comity__Envelope *env,
 	op = xcalloc(1, sizeof(*op));
 	snprintf(op->peer, sizeof(op->peer), "%s", peer);
 	op->env = e;
+	if (peer_cert != NULL && X509_up_ref(peer_cert) == 1)
+		op->peer_cert = peer_cert;
 	op->res = res;
 	op->cb = cb;
 	op->arg = arg;

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/x509.h>
+
 #include "comity.pb-c.h"
 
 #define QUEUE_ERR_MAX	256
@@ -133,7 +135,10 @@ int	queue_next_ctl(const char *peer, uint64_t after,
 void	queue_mark_sent(const char *peer, const uint8_t id[16]);
 
 /*
- * queue_receipt_in - a receipt frame from PEER: open it, check it answers
+ * queue_receipt_in - a receipt frame from PEER: check its signature (by
+ * PEER's directory certificate, or by PEER_CERT, the certificate PEER
+ * authenticated this link with, so that a counterpart's certificate
+ * rotation loses nothing), check it answers
  * an envelope we sent to PEER with that body, and apply it.  cb(arg, rc)
  * runs after the commit; *ack_needed is set when the peer awaits a
  * ReceiptAck for it (RETRIEVED receipts).  A forged, stray or mismatched
@@ -146,13 +151,15 @@ struct queue_receipt_res {
 	int		 final;		/* DELIVERED or REJECTED applied */
 	char		 err[QUEUE_ERR_MAX];
 };
-int	queue_receipt_in(const char *peer, const uint8_t *buf, size_t len,
+int	queue_receipt_in(const char *peer, X509 *peer_cert, const uint8_t *buf,
+	    size_t len,
 	    struct queue_receipt_res *res, queue_cb cb, void *arg);
 
 /*
  * queue_envelope_in - an envelope from PEER: check the clear header
- * against PEER and us, open and check the body, dedup on (from, id) and
- * commit it.  When cb runs with rc 0, res->frame holds the Receipt frame
+ * against PEER and us, open and check the body (signed by PEER's
+ * directory certificate or by PEER_CERT, as for receipts), dedup on
+ * (from, id) and commit it.  When cb runs with rc 0, res->frame holds the Receipt frame
  * to send back (DELIVERED, the original one for a duplicate, or REJECTED
  * with a reason).  rc COMITY_ESTOREFULL (or another transient error)
  * means "try later": no receipt.  ENV is borrowed until the call returns.
@@ -166,7 +173,8 @@ struct queue_envelope_res {
 	int		 urgent;
 	char		 err[QUEUE_ERR_MAX];
 };
-int	queue_envelope_in(const char *peer, const Comity__Envelope *env,
+int	queue_envelope_in(const char *peer, X509 *peer_cert,
+	    const Comity__Envelope *env,
 	    struct queue_envelope_res *res, queue_cb cb, void *arg);
 
 /* queue_ctl_ack - PEER stored our receipt for ID: drop it from DB_CTLQ. */

@@ -33,22 +33,50 @@ receipt_issue(const Comity__ReceiptContent *content, size_t *len)
 	return sig;
 }
 
-Comity__ReceiptContent *
-receipt_open(const uint8_t *buf, size_t len, const char *issuer, char *err,
-    size_t errlen)
+uint8_t *
+receipt_check_signer(const uint8_t *buf, size_t len, const char *issuer,
+    X509 *issuer_tls, int open, size_t *clen, char *err, size_t errlen)
 {
+	const struct seal_keys	*k = &cd->tls->seal;
 	const struct dir_entry	*e;
+	uint8_t			*content;
+	char			 alt[64];
+
+	if ((e = directory_find(cd->dir, issuer)) == NULL) {
+		snprintf(err, errlen, "%s is not in the directory", issuer);
+		return NULL;
+	}
+	content = open ? seal_open(k, e->cert, buf, len, clen, err, errlen) :
+	    seal_verify(k, e->cert, buf, len, clen, err, errlen);
+	/*
+	 * A counterpart that rotated its certificate signs with the new
+	 * one, which it also authenticated this link with (CA, CRL, pin
+	 * and URI SAN checked), before our directory lists it.
+	 */
+	if (content == NULL && issuer_tls != NULL &&
+	    X509_cmp(issuer_tls, e->cert) != 0) {
+		content = open ? seal_open(k, issuer_tls, buf, len, clen, alt,
+		    sizeof(alt)) : seal_verify(k, issuer_tls, buf, len, clen,
+		    alt, sizeof(alt));
+		if (content != NULL)
+			log_info("%s signed with its link certificate, not its "
+			    "directory certificate: update the directory",
+			    issuer);
+	}
+	return content;
+}
+
+Comity__ReceiptContent *
+receipt_open(const uint8_t *buf, size_t len, const char *issuer,
+    X509 *issuer_tls, char *err, size_t errlen)
+{
 	Comity__ReceiptContent	*rc;
 	uint8_t			*content;
 	size_t			 clen;
 	char			 why[256];
 
-	if ((e = directory_find(cd->dir, issuer)) == NULL) {
-		snprintf(err, errlen, "issuer %s not in the directory", issuer);
-		return NULL;
-	}
-	content = seal_verify(&cd->tls->seal, e->cert, buf, len, &clen, why,
-	    sizeof(why));
+	content = receipt_check_signer(buf, len, issuer, issuer_tls, 0, &clen,
+	    why, sizeof(why));
 	if (content == NULL) {
 		snprintf(err, errlen, "receipt not signed by %s: %s", issuer,
 		    why);

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/x509.h>
+
 #include "comity.pb-c.h"
 
 /*
@@ -25,11 +27,23 @@ uint8_t	*receipt_issue(const Comity__ReceiptContent *content, size_t *len);
 
 /*
  * receipt_open - check receipt bytes that ISSUER (the TLS-authenticated
- * peer) sent: signed by ISSUER's directory certificate, which chains to
- * the CA and is not revoked; then decode and check the content.  Returns the content (free with
+ * peer) sent: signed by ISSUER's directory certificate (or ISSUER_TLS, see
+ * receipt_check_signer), which chains to the CA and is not revoked; then
+ * decode and check the content.  Returns the content (free with
  * wire_free()) or NULL with the reason in err.
  */
 Comity__ReceiptContent *receipt_open(const uint8_t *buf, size_t len,
-	    const char *issuer, char *err, size_t errlen);
+	    const char *issuer, X509 *issuer_tls, char *err, size_t errlen);
+
+/*
+ * receipt_check_signer - verify SignedData BUF from ISSUER: signed by its
+ * directory certificate or, failing that, by ISSUER_TLS (the certificate
+ * it authenticated the link with; may be NULL).  Returns the content
+ * (malloc'd) or NULL with the reason in err.  Shared with envelope
+ * opening, which passes the sealed body and open=1.
+ */
+uint8_t	*receipt_check_signer(const uint8_t *buf, size_t len,
+	    const char *issuer, X509 *issuer_tls, int open, size_t *clen,
+	    char *err, size_t errlen);
 
 #endif /* COMITY_RECEIPT_H */

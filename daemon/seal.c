@@ -248,6 +248,28 @@ out:
 	return out;
 }
 
+/*
+ * retired_decrypt - a request sealed to our previous certificate: try
+ * every recipient with KEY, on a fresh parse (a failed CMS_decrypt leaves
+ * state behind in the object).  Returns 1 with the content in OUT.
+ */
+static int
+retired_decrypt(EVP_PKEY *key, const uint8_t *body, size_t blen, BIO *out)
+{
+	CMS_ContentInfo		*cms;
+	const unsigned char	*p = body;
+	int			 ok;
+
+	if ((cms = d2i_CMS_ContentInfo(NULL, &p, (long)blen)) == NULL)
+		return 0;
+	(void)BIO_reset(out);
+	ok = CMS_decrypt(cms, key, NULL, NULL, out, CMS_BINARY);
+	CMS_ContentInfo_free(cms);
+	if (ok == 1)
+		ERR_clear_error();	/* the first attempt's errors */
+	return ok;
+}
+
 uint8_t *
 seal_open(const struct seal_keys *k, X509 *signer, const uint8_t *body,
     size_t blen, size_t *plen, char *err, size_t errlen)
@@ -265,7 +287,9 @@ seal_open(const struct seal_keys *k, X509 *signer, const uint8_t *body,
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	if (CMS_decrypt(cms, k->key, k->cert, NULL, out, CMS_BINARY) != 1) {
+	if (CMS_decrypt(cms, k->key, k->cert, NULL, out, CMS_BINARY) != 1 &&
+	    (k->retired == NULL ||
+	    retired_decrypt(k->retired, body, blen, out) != 1)) {
 		fail(err, errlen, "cannot decrypt (not sealed to us, or "
 		    "altered)");
 		goto out;

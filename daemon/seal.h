@@ -25,6 +25,8 @@ struct seal_keys {
 	EVP_PKEY	*key;		/* our private key */
 	X509		*cert;		/* our certificate (matches key) */
 	X509_STORE	*trust;		/* network CA (+ CRL, strict flags) */
+	EVP_PKEY	*retired;	/* NULL, or the key before the last
+					   rotation: seal_open() tries it */
 };
 
 /*
@@ -37,7 +39,8 @@ uint8_t	*seal_request(const struct seal_keys *, X509 *rcpt,
 	    size_t errlen);
 
 /*
- * seal_open - decrypt BODY with our key and verify the inner signature.
+ * seal_open - decrypt BODY with our key (or, failing that, the retired
+ * key) and verify the inner signature.
  * With SIGNER non-NULL (a peer's directory certificate) the signer must
  * be exactly that certificate and it must chain to the trust store (CRL
  * included) for S/MIME signing; with SIGNER NULL only the signature over

@@ -495,6 +495,27 @@ fail:
 	return NULL;
 }
 
+int
+tls_ctx_retire(struct tls_ctx *t, const char *keyfile, char *err,
+    size_t errlen)
+{
+	char	why[512];
+
+	EVP_PKEY_free(t->retired_key);
+	t->seal.retired = NULL;
+	if ((t->retired_key = key_load(keyfile, why, sizeof(why))) == NULL) {
+		snprintf(err, errlen, "retired_key: %s", why);
+		return -1;
+	}
+	if (EVP_PKEY_eq(t->retired_key, t->own_key) == 1) {
+		snprintf(err, errlen, "retired_key %s is the current key",
+		    keyfile);
+		return -1;
+	}
+	t->seal.retired = t->retired_key;
+	return 0;
+}
+
 void
 tls_ctx_ref(struct tls_ctx *t)
 {
@@ -514,6 +535,7 @@ tls_ctx_unref(struct tls_ctx *t)
 	SSL_CTX_free(t->client);
 	X509_free(t->own_cert);
 	EVP_PKEY_free(t->own_key);
+	EVP_PKEY_free(t->retired_key);
 	free(t);
 }
 

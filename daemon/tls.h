@@ -25,6 +25,7 @@ struct tls_ctx {
 	SSL_CTX		*client;
 	X509		*own_cert;	/* owned */
 	EVP_PKEY	*own_key;	/* owned; for seal/receipt signing */
+	EVP_PKEY	*retired_key;	/* owned; NULL or the previous key */
 	struct seal_keys seal;		/* own_key, own_cert and the client
 					   context's trust store, borrowed */
 	int		 refs;
@@ -45,6 +46,13 @@ int	tls_check_key_file(const char *path, char *err, size_t errlen);
  */
 struct tls_ctx	*tls_ctx_new(const char *id, const char *cert, const char *key,
 		    const char *ca, const char *crl, char *err, size_t errlen);
+/*
+ * tls_ctx_retire - load KEYFILE (same permission checks as our key) as
+ * the retired key: requests sealed to our previous certificate still
+ * open after a rotation.  Returns 0, or -1 with the reason in err.
+ */
+int		 tls_ctx_retire(struct tls_ctx *, const char *keyfile, char *err,
+		    size_t errlen);
 void		 tls_ctx_ref(struct tls_ctx *);
 void		 tls_ctx_unref(struct tls_ctx *);
 

@@ -115,8 +115,11 @@ take(BIO *b, size_t *len)
 	/* never malloc(0): an empty content is still a valid result */
 	if ((out = malloc(n > 0 ? (size_t)n : 1)) == NULL)
 		return NULL;
-	memcpy(out, p, (size_t)n);
-	OPENSSL_cleanse(p, (size_t)n);
+	/* an empty memory BIO has no buffer: p is NULL, memcpy's UB */
+	if (n > 0) {
+		memcpy(out, p, (size_t)n);
+		OPENSSL_cleanse(p, (size_t)n);
+	}
 	*len = (size_t)n;
 	return out;
 }

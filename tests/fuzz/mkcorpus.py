@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""mkcorpus.py - write the seed corpus of fuzz_frame into corpus/frame/.
+"""mkcorpus.py - write the seed corpora of fuzz_frame, fuzz_request and
+fuzz_receipt into corpus/<target>/.
 
-Each seed is a byte stream of frames (4-byte big-endian length + payload)
-with hand-encoded protobuf payloads (proto/comity.proto), stored under the
-SHA-256 of its content.  Deterministic: running it again rewrites the same
-files.  Usage: tests/fuzz/mkcorpus.py [OUTDIR]
+A frame seed is a byte stream of frames (4-byte big-endian length +
+payload); request and receipt seeds are one encoded message each.  All
+are hand-encoded protobuf (proto/comity.proto), stored under the SHA-256
+of their content.  Deterministic: running it again rewrites the same
+files.  (fuzz_cms seeds are real CMS objects: see mkcms.c.)
+Usage: tests/fuzz/mkcorpus.py [TARGET [OUTDIR]]
 """
 import hashlib
 import os
@@ -55,7 +58,7 @@ def envelope():
             field(8, LEN, bytes(range(64))))
 
 
-def seeds():
+def frame_seeds():
     rnd = random.Random(20261123)
     hello_f = field(1, LEN, hello())
     env_f = field(2, LEN, envelope())
@@ -97,16 +100,102 @@ def seeds():
     }
 
 
-def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        here, "corpus", "frame")
+def document(name="request.pdf", media="application/pdf",
+             content=b"%PDF-1.7\n"):
+    return (field(1, LEN, name) + field(2, LEN, media) +
+            field(3, LEN, content))
+
+
+def request(over=None):
+    f = {
+        1: field(1, LEN, ENV_ID), 2: field(2, LEN, "BE-FPSJ"),
+        3: field(3, LEN, "KE-ODPP"), 4: b"", 5: field(5, VARINT, 1),
+        6: field(6, VARINT, 1),
+        7: field(7, LEN, "Convention on Mutual Assistance, art. 4"),
+        8: field(8, LEN, "CASE-2026-001"), 9: field(9, LEN, "KE/2026/77"),
+        10: field(10, LEN, bytes(range(0xB0, 0xC0))),
+        11: field(11, LEN, "en"), 12: field(12, LEN, "subject"),
+        13: field(13, VARINT, 1700000000000000000),
+        14: field(14, LEN, document()) + field(14, LEN, b""),
+        15: field(15, VARINT, 1800000000000000000),
+    }
+    f.update(over or {})
+    return b"".join(f[k] for k in sorted(f))
+
+
+def request_seeds():
+    return {
+        "full": request(),
+        "minimal": field(1, LEN, ENV_ID),
+        "empty": b"",
+        "notice": request({4: field(4, VARINT, 1), 14: b""}),
+        "many_docs": request({14: field(14, LEN, b"") * 2000}),
+        "big_doc": request({14: field(14, LEN, document(
+            content=bytes(range(256)) * 16))}),
+        "unknown_type": request({6: field(6, VARINT, 99)}),
+        "negative_time": request({13: field(13, VARINT, -1)}),
+        "nul_in_subject": request({12: field(12, LEN, "sub\0ject")}),
+        "bad_utf8": request({12: field(12, LEN, b"\xc3\x28")}),
+        "unknown_field": request() + field(99, LEN, b"later"),
+        "truncated": request()[:-3],
+    }
+
+
+def receipt(over=None):
+    f = {
+        1: field(1, VARINT, 1), 2: field(2, LEN, ENV_ID),
+        3: field(3, LEN, "BE-FPSJ"), 4: field(4, LEN, "KE-ODPP"),
+        5: field(5, LEN, bytes(range(32))),
+        6: field(6, VARINT, 1700000001000000000), 7: b"",
+        8: field(8, LEN, bytes(range(32, 64))), 9: field(9, VARINT, 42),
+    }
+    f.update(over or {})
+    return b"".join(f[k] for k in sorted(f))
+
+
+def receipt_seeds():
+    return {
+        "delivered": receipt(),
+        "rejected": receipt({1: field(1, VARINT, 2),
+                             7: field(7, LEN, "unknown request type")}),
+        "retrieved": receipt({1: field(1, VARINT, 3)}),
+        "empty": b"",
+        "unknown_kind": receipt({1: field(1, VARINT, 77)}),
+        "short_sha": receipt({5: field(5, LEN, bytes(31))}),
+        "nul_in_reason": receipt({7: field(7, LEN, "no\0pe")}),
+        "huge_seq": receipt({9: field(9, VARINT, (1 << 64) - 1)}),
+        "repeated_field": receipt() + field(3, LEN, "FR-DACG"),
+        "truncated": receipt()[:-5],
+    }
+
+
+TARGETS = {
+    "frame": frame_seeds,
+    "request": request_seeds,
+    "receipt": receipt_seeds,
+}
+
+
+def write(target, out):
     os.makedirs(out, exist_ok=True)
-    for name, data in sorted(seeds().items()):
+    for name, data in sorted(TARGETS[target]().items()):
         digest = hashlib.sha256(data).hexdigest()
         with open(os.path.join(out, digest), "wb") as fp:
             fp.write(data)
-        print(f"{digest}  {name} ({len(data)} bytes)")
+        print(f"{digest}  {target}/{name} ({len(data)} bytes)")
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    if len(sys.argv) > 3 or (len(sys.argv) > 1 and
+                             sys.argv[1] not in TARGETS):
+        sys.exit("usage: mkcorpus.py [TARGET [OUTDIR]]; TARGET is one of " +
+                 ", ".join(TARGETS))
+    targets = [sys.argv[1]] if len(sys.argv) > 1 else sorted(TARGETS)
+    for t in targets:
+        out = (sys.argv[2] if len(sys.argv) > 2 else
+               os.path.join(here, "corpus", t))
+        write(t, out)
 
 
 if __name__ == "__main__":

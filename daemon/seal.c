@@ -17,6 +17,8 @@
 
 #include "seal.h"
 
+#define SEAL_GCM_TAG_LEN	16	/* RFC 5084 allows 12..16; we send 16 */
+
 /*
  * fail - "WHAT: reason" into err, the reason taken from the OpenSSL error
  * queue (the last entry, with its data: "certificate revoked" and the
@@ -99,6 +101,81 @@ bad:
 	CMS_ContentInfo_free(cms);
 	ERR_clear_error();
 	return NULL;
+}
+
+/*
+ * der_enter - read the header of the next DER object at *P (before END):
+ * sets *P to its contents and returns their length, with the tag and
+ * class; -1 for a malformed or indefinite-length header.
+ */
+static long
+der_enter(const unsigned char **p, const unsigned char *end, int *tag,
+    int *cls)
+{
+	long	len;
+	int	ret;
+
+	ret = ASN1_get_object(p, &len, tag, cls, end - *p);
+	if ((ret & 0x80) || (ret & 0x01) || len > end - *p)
+		return -1;
+	return len;
+}
+
+/*
+ * gcm_tag_len - the length of the mac (the GCM tag) of DER
+ * ContentInfo{authEnvelopedData}: the first OCTET STRING directly inside
+ * AuthEnvelopedData (RFC 5083: version, [0] originatorInfo,
+ * recipientInfos, authEncryptedContentInfo, [1] authAttrs, mac).
+ * OpenSSL 3.0 accepts a tag cut down to 4 bytes and has no accessor for
+ * it, so it is found here.  -1 if the structure is not as expected.
+ */
+static long
+gcm_tag_len(const unsigned char *buf, size_t blen)
+{
+	const unsigned char	*p = buf, *end = buf + blen, *aed_end;
+	long			 len;
+	int			 tag, cls;
+
+	/* ContentInfo SEQUENCE, contentType OID, [0] EXPLICIT, SEQUENCE */
+	if (der_enter(&p, end, &tag, &cls) < 0 || tag != V_ASN1_SEQUENCE ||
+	    (len = der_enter(&p, end, &tag, &cls)) < 0 ||
+	    tag != V_ASN1_OBJECT)
+		return -1;
+	p += len;
+	if (der_enter(&p, end, &tag, &cls) < 0 || cls != V_ASN1_CONTEXT_SPECIFIC ||
+	    tag != 0 || (len = der_enter(&p, end, &tag, &cls)) < 0 ||
+	    tag != V_ASN1_SEQUENCE)
+		return -1;
+	aed_end = p + len;
+	while (p < aed_end) {
+		if ((len = der_enter(&p, aed_end, &tag, &cls)) < 0)
+			return -1;
+		if (cls == V_ASN1_UNIVERSAL && tag == V_ASN1_OCTET_STRING)
+			return len;
+		p += len;
+	}
+	return -1;
+}
+
+/*
+ * gcm_tag_ok - the tag of parsed CMS (from BODY) is SEAL_GCM_TAG_LEN
+ * bytes.  A BER body (indefinite lengths, as some encoders stream) is
+ * re-encoded as DER first.
+ */
+static int
+gcm_tag_ok(CMS_ContentInfo *cms, const uint8_t *body, size_t blen)
+{
+	unsigned char	*der = NULL;
+	long		 n;
+	int		 dlen;
+
+	if ((n = gcm_tag_len(body, blen)) >= 0)
+		return n == SEAL_GCM_TAG_LEN;
+	if ((dlen = i2d_CMS_ContentInfo(cms, &der)) <= 0)
+		return 0;
+	n = gcm_tag_len(der, (size_t)dlen);
+	OPENSSL_free(der);
+	return n == SEAL_GCM_TAG_LEN;
 }
 
 /* take - copy the contents of memory BIO B (malloc'd; B is cleared) */
@@ -286,6 +363,11 @@ seal_open(const struct seal_keys *k, X509 *signer, const uint8_t *body,
 	if ((cms = parse(body, blen, NID_id_smime_ct_authEnvelopedData,
 	    "body", err, errlen)) == NULL)
 		return NULL;
+	if (!gcm_tag_ok(cms, body, blen)) {
+		snprintf(err, errlen, "body: the GCM tag is not %d bytes",
+		    SEAL_GCM_TAG_LEN);
+		goto out;
+	}
 	if ((out = BIO_new(BIO_s_mem())) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto out;

@@ -37,6 +37,7 @@ struct bench_opts {
 	long long	 count;		/* 0: the scenario's default */
 	long long	 size;		/* -1: the scenario's default */
 	unsigned	 timeout_s;	/* 0: the scenario's default */
+	unsigned	 clients;	/* 0: the default, CLIENTS_DEFAULT */
 	int		 keep;		/* leave the temporary directory */
 };
 
@@ -79,7 +80,11 @@ struct run_args {
 	long long	 count;
 	long long	 size;
 	unsigned	 timeout_s;	/* bound on the whole run */
+	unsigned	 clients;	/* concurrent submitting connections */
 };
+
+#define CLIENTS_DEFAULT	8
+#define CLIENTS_MAX	64
 
 /*
  * One scenario: its name, defaults and function.  RUN drives NET (up and
@@ -116,9 +121,10 @@ int	net_up(struct bench *, struct net *, const char *scenario,
 	    unsigned run);
 /* net_check - -1 (and why) if a daemon of NET has exited, else 0 */
 int	net_check(struct net *);
-/* net_rss - the peak RSS (VmHWM) of each running daemon, in KiB, as an
- * object keyed by role; NULL if one cannot be read */
-json_t	*net_rss(const struct net *);
+/* net_rss - FIELD of /proc/PID/status ("VmHWM", "RssAnon") of each
+ * running daemon, in KiB, as an object keyed by role; NULL if one cannot
+ * be read */
+json_t	*net_rss(const struct net *, const char *field);
 /* net_down - stop the daemons (SIGTERM, bounded wait, then SIGKILL) and
  * remove the run's directory unless --keep; -1 if one did not stop
  * cleanly */

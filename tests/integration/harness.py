@@ -131,6 +131,7 @@ class Daemon:
         check(self.proc is None or self.proc.poll() is not None,
               "%s already running" % self.id)
         self.logfh = open(self.logfile, "ab")
+        self.log_start = self.logfh.tell()  # this run's lines start here
         self.proc = subprocess.Popen([COMITYD, "--config", self.conf],
                                      stdout=self.logfh, stderr=self.logfh,
                                      stdin=subprocess.DEVNULL)
@@ -144,7 +145,7 @@ class Daemon:
                 raise TestFailure("%s exited with %d during start-up:\n%s"
                                   % (self.id, self.proc.returncode,
                                      self.log_tail()))
-            return " ready: " in self.log_text()
+            return " ready: " in self.run_log_text()
         wait_until(ready, timeout, "%s ready" % self.id)
 
     def running(self):
@@ -189,6 +190,15 @@ class Daemon:
         try:
             with open(self.logfile, errors="replace") as f:
                 return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def run_log_text(self):
+        """The log lines of the current (or last) run only."""
+        try:
+            with open(self.logfile, "rb") as f:
+                f.seek(getattr(self, "log_start", 0))
+                return f.read().decode(errors="replace")
         except FileNotFoundError:
             return ""
 
@@ -248,6 +258,39 @@ class Daemon:
                           and self.status(ident),
                           timeout, "%s %s on %s" % (ident, state, self.id))
 
+    def peer(self, ident):
+        """This daemon's `peers` row for counterpart IDENT."""
+        rows = [r for r in self.jsonl("peers") if r["id"] == ident]
+        check(len(rows) == 1, "peers on %s: %d rows for %s"
+              % (self.id, len(rows), ident))
+        return rows[0]
+
+    def try_submit(self, to, *files, key=None, extra=(), timeout=30):
+        """submit that may fail: the id, or None (with the daemon down)."""
+        args = ["submit", "--to", to, "--type", "mla"]
+        if key is not None:
+            args += ["--key", key]
+        args += list(extra) + list(files)
+        try:
+            rc, out, _ = self.cli(*args, json_out=False, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        out = out.strip()
+        if rc != 0:
+            return None
+        check(len(out) == 32, "submit printed %r, not an id" % out)
+        return out
+
+    def wait_exit(self, timeout=30):
+        """Wait for the daemon to exit by itself; return its status."""
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise TestFailure("%s still running after %ds"
+                              % (self.id, timeout))
+        self.logfh.close()
+        return self.proc.returncode
+
 
 class Net:
     """A network of authorities in a temporary directory."""
@@ -276,11 +319,18 @@ class Net:
     def key(self, ident):
         return os.path.join(self.pki, ident + ".key")
 
-    def write_directory(self, extra=None):
-        """(Re)write directory.conf; EXTRA maps id -> {key: val|None}."""
-        if extra is not None:
-            self.dir_extra = extra
-        with open(self.directory, "w") as f:
+    def write_directory(self, extra=None, path=None):
+        """(Re)write directory.conf; EXTRA maps id -> {key: val|None}.
+        With PATH, write a directory file of the network there instead
+        (for a daemon given a directory of its own through its
+        [authority] directory key): EXTRA then applies to it alone."""
+        if path is None:
+            if extra is not None:
+                self.dir_extra = extra
+            path, extra = self.directory, self.dir_extra
+        elif extra is None:
+            extra = {}
+        with open(path, "w") as f:
             for ident, d in self.d.items():
                 kv = {
                     "name": "Test authority " + ident,
@@ -292,7 +342,7 @@ class Net:
                     "hours": "Mon-Fri 08:00-17:00",
                     "urgent": "duty officer of " + ident,
                 }
-                kv.update(self.dir_extra.get(ident, {}))
+                kv.update(extra.get(ident, {}))
                 f.write("[%s]\n" % ident)
                 for k, v in kv.items():
                     if v is not None:
@@ -301,6 +351,19 @@ class Net:
 
     def __getitem__(self, ident):
         return self.d[ident]
+
+    def add_authority(self, ident):
+        """Extend the PKI with IDENT, give it a configuration and add it to
+        the shared directory file (running daemons see it on SIGHUP)."""
+        check(ident not in self.d, "%s already in the network" % ident)
+        mkpki(self.pki, [ident])
+        d = Daemon(self, ident, free_ports(1)[0])
+        os.makedirs(d.dir, mode=0o700)
+        self.d[ident] = d
+        self.ids.append(ident)
+        self.write_directory()
+        d.write_conf()
+        return d
 
     def start(self, *ids):
         for ident in ids or self.ids:
@@ -330,6 +393,57 @@ class Net:
         with open(path, "wb") as f:
             f.write(data.encode() if isinstance(data, str) else data)
         return path
+
+
+def wait_delivered(sender, ids, timeout=60):
+    """Wait until every id in IDS is DELIVERED (or RETRIEVED) in SENDER's
+    outbox; fail naming what is missing; return the outbox rows by id."""
+    want = set(ids)
+    last = {}
+
+    def done():
+        rows = {r["id"]: r for r in sender.outbox()}
+        last.clear()
+        last.update(rows)
+        return all(i in rows and rows[i]["state"] in ("DELIVERED",
+                                                        "RETRIEVED")
+                   for i in want) and rows
+    try:
+        return wait_until(done, timeout, "%d requests DELIVERED at %s"
+                          % (len(want), sender.id), interval=0.2)
+    except TestFailure:
+        missing = sorted(i for i in want
+                         if last.get(i, {}).get("state") not in
+                         ("DELIVERED", "RETRIEVED"))
+        states = {}
+        for i in missing:
+            st = last.get(i, {}).get("state", "absent")
+            states[st] = states.get(st, 0) + 1
+        raise TestFailure("%d of %d requests not DELIVERED at %s after "
+                          "%ds (%s), e.g. %s"
+                          % (len(missing), len(want), sender.id, timeout,
+                             states, missing[:3]))
+
+
+def check_exactly_once(receiver, sender, ids):
+    """The total-queue check: RECEIVER's inbox holds each id of IDS from
+    SENDER exactly once (lost = duplicated = 0), and nothing from SENDER
+    that SENDER's outbox does not hold (unexpected = 0).  Returns the
+    inbox rows from SENDER."""
+    rows = [r for r in receiver.inbox() if r["from"] == sender.id]
+    seen = {}
+    for r in rows:
+        seen[r["id"]] = seen.get(r["id"], 0) + 1
+    dup = sorted(i for i, n in seen.items() if n > 1)
+    lost = sorted(set(ids) - set(seen))
+    out = {r["id"] for r in sender.outbox() if r["to"] == receiver.id}
+    unexpected = sorted(set(seen) - out)
+    check(not lost and not dup and not unexpected,
+          "%s inbox from %s: %d lost (e.g. %s), %d duplicated (e.g. %s), "
+          "%d unexpected (e.g. %s)"
+          % (receiver.id, sender.id, len(lost), lost[:3], len(dup), dup[:3],
+             len(unexpected), unexpected[:3]))
+    return rows
 
 
 def run(test, ids=("AA-ONE", "BB-TWO")):

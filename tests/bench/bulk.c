@@ -1,0 +1,445 @@
+/*
+ * bulk.c - the bulk scenario: COUNT requests of SIZE bytes from the
+ * sender to the receiver, submitted as fast as the daemon commits them by
+ * CLIENTS threads, each on its own connection (as several officers and
+ * case-management systems would: one connection waits for each commit,
+ * so concurrent ones are what lets the daemon group commits), then waited
+ * for until every one is DELIVERED at the sender.
+ *
+ * Throughput and latency come from the sender daemon's own per-state
+ * times (submitted_at, delivered_at), read back through comity_list(), so
+ * the polling of this program does not enter them.  While waiting, the
+ * cheap comity_peers() backlog of the receiver (queued + in flight) says
+ * when to read the outbox; the outbox is also read every
+ * BULK_COLLECT_EVERY_MS in case that count and the items disagree.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+#define BULK_POLL_MS		100
+#define BULK_COLLECT_EVERY_MS	10000
+#define BULK_PROGRESS_MS	2000
+#define BULK_EAGAIN_SLEEP_MS	5
+#define BULK_CASE_REF_MAX	64
+
+struct bulk_item {
+	char	 id[33];
+	int	 state;
+	int64_t	 submitted_at;		/* the daemon's times, ns */
+	int64_t	 delivered_at;
+};
+
+struct bulk {
+	const struct run_args	*args;
+	const struct daemon	*sender, *receiver;
+	comity_conn		*conn;
+	struct bulk_item	*items;		/* sorted by id once submitted */
+	size_t			 n;		/* submitted so far */
+	uint8_t			*doc;		/* the document, args->size bytes */
+	int64_t			 deadline;	/* monotonic ns */
+	int64_t			 submit_ns;	/* client time of all submits */
+	pthread_mutex_t		 lock;		/* eagain, bench_log */
+	size_t			 delivered;	/* from the last collect */
+	size_t			 failed;	/* REJECTED/EXPIRED/CANCELLED */
+	unsigned long		 eagain;	/* "busy, try again" answers */
+};
+
+/* One submitting thread: items FIRST, FIRST + STEP, ... on its own
+ * connection. */
+struct submitter {
+	struct bulk	*bk;
+	pthread_t	 thread;
+	comity_conn	*conn;
+	size_t		 first, step;
+	size_t		 done;
+	int		 rc;
+};
+
+/* Incompressible filler, the same every run. */
+static void
+fill_random(uint8_t *p, size_t n)
+{
+	uint64_t	x = 0x9e3779b97f4a7c15ULL;
+	size_t		i;
+
+	for (i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		p[i] = (uint8_t)(x >> 32);
+	}
+}
+
+static int
+bulk_fail(struct bulk *bk, const char *what, int rc)
+{
+	bench_log("bulk: %s: %s%s%s", what, comity_strerror(rc),
+	    bk->conn != NULL && comity_errmsg(bk->conn)[0] != '\0' ? ": " : "",
+	    bk->conn != NULL ? comity_errmsg(bk->conn) : "");
+	return -1;
+}
+
+/* Stop waiting? Interrupted, out of time or a daemon gone. */
+static int
+bulk_stopped(struct bulk *bk, struct net *net, const char *phase)
+{
+	if (bench_interrupted) {
+		bench_log("bulk: interrupted while %s", phase);
+		return 1;
+	}
+	if (now_ns() > bk->deadline) {
+		bench_log("bulk: still %s after %u s (--timeout)", phase,
+		    bk->args->timeout_s);
+		return 1;
+	}
+	return net_check(net) != 0;
+}
+
+/* Stop submitting? Interrupted or out of time (any thread). */
+static int
+submit_stopped(struct bulk *bk)
+{
+	return bench_interrupted || now_ns() > bk->deadline;
+}
+
+static int
+submit_one(struct bulk *bk, comity_conn *conn, size_t i)
+{
+	struct comity_submit	 req;
+	struct comity_doc	 doc;
+	char			 ref[BULK_CASE_REF_MAX];
+	int			 rc;
+
+	snprintf(ref, sizeof(ref), "bench-%u-%zu", bk->args->run, i + 1);
+	memset(&doc, 0, sizeof(doc));
+	doc.name = "bulk.bin";
+	doc.media_type = "application/octet-stream";
+	doc.data = bk->doc;
+	doc.len = (size_t)bk->args->size;
+	memset(&req, 0, sizeof(req));
+	req.to = bk->receiver->id;
+	req.type = COMITY_TYPE_MLA;
+	req.case_ref = ref;
+	req.lang = "en";
+	req.subject = "comity-bench bulk";
+	req.docs = &doc;
+	req.ndocs = 1;
+	for (;;) {
+		rc = comity_submit(conn, &req, bk->items[i].id, NULL);
+		if (rc != COMITY_EAGAIN)
+			break;
+		pthread_mutex_lock(&bk->lock);
+		bk->eagain++;
+		pthread_mutex_unlock(&bk->lock);
+		if (submit_stopped(bk))
+			return -1;
+		sleep_ms(BULK_EAGAIN_SLEEP_MS);
+	}
+	if (rc != 0) {
+		pthread_mutex_lock(&bk->lock);
+		bench_log("bulk: submit: %s: %s", comity_strerror(rc),
+		    comity_errmsg(conn));
+		pthread_mutex_unlock(&bk->lock);
+		return -1;
+	}
+	return 0;
+}
+
+static void *
+submitter_main(void *arg)
+{
+	struct submitter	*s = arg;
+	struct bulk		*bk = s->bk;
+	size_t			 i;
+
+	for (i = s->first; i < (size_t)bk->args->count; i += s->step) {
+		if (submit_stopped(bk) || submit_one(bk, s->conn, i) == -1) {
+			s->rc = -1;
+			break;
+		}
+		s->done++;
+	}
+	return NULL;
+}
+
+static int
+cmp_item(const void *a, const void *b)
+{
+	return strcmp(((const struct bulk_item *)a)->id,
+	    ((const struct bulk_item *)b)->id);
+}
+
+static int
+bulk_submit(struct bulk *bk, struct net *net)
+{
+	struct submitter	*s;
+	int64_t			 start = now_ns(), last = start;
+	size_t			 count = (size_t)bk->args->count, done, i;
+	unsigned		 n = bk->args->clients, started = 0;
+	int			 rc = 0;
+
+	if ((size_t)n > count)
+		n = (unsigned)count;
+	if ((s = calloc(n, sizeof(*s))) == NULL) {
+		bench_log("bulk: out of memory");
+		return -1;
+	}
+	bench_log("bulk run %u: submitting %zu requests of %lld bytes to %s "
+	    "from %u connections", bk->args->run, count, bk->args->size,
+	    bk->receiver->id, n);
+	for (i = 0; i < n; i++) {
+		int crc;
+
+		s[i].bk = bk;
+		s[i].first = i;
+		s[i].step = n;
+		if ((crc = comity_connect(bk->sender->sock, &s[i].conn)) != 0) {
+			bench_log("bulk: connect %s: %s", bk->sender->sock,
+			    comity_strerror(crc));
+			rc = -1;
+			goto join;
+		}
+	}
+	start = last = now_ns();
+	for (i = 0; i < n; i++) {
+		if (pthread_create(&s[i].thread, NULL, submitter_main,
+		    &s[i]) != 0) {
+			bench_log("bulk: cannot start a submitting thread");
+			bk->deadline = 0;	/* stops the others */
+			rc = -1;
+			break;
+		}
+		started++;
+	}
+	/* progress, and a daemon that died, while the threads submit */
+	for (;;) {
+		for (done = 0, i = 0; i < started; i++)
+			done += __atomic_load_n(&s[i].done, __ATOMIC_RELAXED);
+		if (done >= count || rc == -1)
+			break;
+		if (bulk_stopped(bk, net, "submitting")) {
+			bk->deadline = 0;
+			break;
+		}
+		if (now_ns() - last >= (int64_t)BULK_PROGRESS_MS * 1000000) {
+			last = now_ns();
+			bench_log("bulk run %u: submitted %zu of %zu",
+			    bk->args->run, done, count);
+		}
+		sleep_ms(10);
+	}
+join:
+	for (i = 0; i < started; i++)
+		pthread_join(s[i].thread, NULL);
+	bk->submit_ns = now_ns() - start;
+	for (i = 0; i < n; i++) {
+		if (s[i].rc != 0)
+			rc = -1;
+		comity_close(s[i].conn);
+	}
+	free(s);
+	if (rc != 0)
+		return -1;
+	bk->n = count;
+	if (bk->eagain > 0)
+		bench_log("bulk run %u: the daemon said \"try again\" %lu "
+		    "times", bk->args->run, bk->eagain);
+	qsort(bk->items, bk->n, sizeof(*bk->items), cmp_item);
+	return 0;
+}
+
+static int
+collect_cb(const struct comity_item *it, void *arg)
+{
+	struct bulk		*bk = arg;
+	struct bulk_item	 key, *p;
+
+	memcpy(key.id, it->id, sizeof(key.id));
+	p = bsearch(&key, bk->items, bk->n, sizeof(*bk->items), cmp_item);
+	if (p == NULL)
+		return 0;
+	p->state = it->state;
+	p->submitted_at = it->submitted_at;
+	p->delivered_at = it->delivered_at;
+	if (it->state == COMITY_STATE_DELIVERED ||
+	    it->state == COMITY_STATE_RETRIEVED)
+		bk->delivered++;
+	else if (it->state == COMITY_STATE_REJECTED ||
+	    it->state == COMITY_STATE_EXPIRED ||
+	    it->state == COMITY_STATE_CANCELLED)
+		bk->failed++;
+	return 0;
+}
+
+/* Read the whole outbox: every item's state and times. */
+static int
+bulk_collect(struct bulk *bk)
+{
+	struct comity_list_opts	opts;
+	int			rc;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.box = COMITY_BOX_OUT;
+	opts.page_size = 1000;
+	bk->delivered = bk->failed = 0;
+	if ((rc = comity_list(bk->conn, &opts, collect_cb, bk)) != 0)
+		return bulk_fail(bk, "outbox", rc);
+	return 0;
+}
+
+/* The receiver's backlog at the sender: items queued or in flight. */
+static int
+bulk_backlog(struct bulk *bk, uint64_t *backlog)
+{
+	struct comity_peer	*peers;
+	size_t			 n, i;
+	int			 rc;
+
+	if ((rc = comity_peers(bk->conn, &peers, &n)) != 0)
+		return bulk_fail(bk, "peers", rc);
+	*backlog = UINT64_MAX;
+	for (i = 0; i < n; i++)
+		if (strcmp(peers[i].id, bk->receiver->id) == 0)
+			*backlog = peers[i].queued + peers[i].in_flight;
+	comity_free(peers);
+	if (*backlog == UINT64_MAX) {
+		bench_log("bulk: %s is not among the sender's peers",
+		    bk->receiver->id);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+bulk_wait(struct bulk *bk, struct net *net)
+{
+	uint64_t	backlog = 0;
+	int64_t		last_collect, last_progress;
+
+	last_collect = last_progress = now_ns();
+	for (;;) {
+		if (bulk_stopped(bk, net, "waiting for DELIVERED"))
+			break;
+		if (bulk_backlog(bk, &backlog) == -1)
+			return -1;
+		if (backlog == 0 || now_ns() - last_collect >=
+		    (int64_t)BULK_COLLECT_EVERY_MS * 1000000) {
+			if (bulk_collect(bk) == -1)
+				return -1;
+			last_collect = now_ns();
+			if (bk->delivered == bk->n)
+				return 0;
+			if (bk->failed > 0) {
+				bench_log("bulk: %zu requests ended REJECTED, "
+				    "EXPIRED or CANCELLED", bk->failed);
+				return -1;
+			}
+		}
+		if (now_ns() - last_progress >=
+		    (int64_t)BULK_PROGRESS_MS * 1000000) {
+			last_progress = now_ns();
+			bench_log("bulk run %u: %llu of %zu queued or in flight",
+			    bk->args->run, (unsigned long long)backlog, bk->n);
+		}
+		sleep_ms(BULK_POLL_MS);
+	}
+	/* say how far it got */
+	if (bk->conn != NULL && bulk_collect(bk) == 0)
+		bench_log("bulk: %zu of %zu delivered", bk->delivered, bk->n);
+	return -1;
+}
+
+static double
+ns_to_ms(double ns)
+{
+	return stats_round(ns / 1e6, 3);
+}
+
+/* The figures of a complete run into OUT. */
+static int
+bulk_report(struct bulk *bk, json_t *out)
+{
+	int64_t	*lat, first = INT64_MAX, last = 0;
+	double	 secs, n = (double)bk->n;
+	size_t	 i;
+
+	if ((lat = calloc(bk->n, sizeof(*lat))) == NULL) {
+		bench_log("bulk: out of memory");
+		return -1;
+	}
+	for (i = 0; i < bk->n; i++) {
+		const struct bulk_item *it = &bk->items[i];
+
+		if (it->submitted_at <= 0 || it->delivered_at < it->submitted_at) {
+			bench_log("bulk: %s has submitted_at %lld and "
+			    "delivered_at %lld", it->id, (long long)
+			    it->submitted_at, (long long)it->delivered_at);
+			free(lat);
+			return -1;
+		}
+		if (it->submitted_at < first)
+			first = it->submitted_at;
+		if (it->delivered_at > last)
+			last = it->delivered_at;
+		lat[i] = it->delivered_at - it->submitted_at;
+	}
+	secs = (double)(last - first) / 1e9;
+	if (secs <= 0)
+		secs = 1e-9;
+	json_object_set_new(out, "count", json_integer((json_int_t)bk->n));
+	json_object_set_new(out, "size", json_integer(bk->args->size));
+	json_object_set_new(out, "seconds", json_real(stats_round(secs, 3)));
+	json_object_set_new(out, "msgs_per_s",
+	    json_real(stats_round(n / secs, 1)));
+	json_object_set_new(out, "mb_per_s", json_real(stats_round(n *
+	    (double)bk->args->size / secs / 1e6, 3)));
+	json_object_set_new(out, "p50_ms",
+	    json_real(ns_to_ms(stats_percentile(lat, bk->n, 50))));
+	json_object_set_new(out, "p99_ms",
+	    json_real(ns_to_ms(stats_percentile(lat, bk->n, 99))));
+	json_object_set_new(out, "submit_per_s", json_real(stats_round(n /
+	    ((double)(bk->submit_ns > 0 ? bk->submit_ns : 1) / 1e9), 1)));
+	free(lat);
+	return 0;
+}
+
+int
+bulk_run(struct bench *b, struct net *net, const struct run_args *a,
+    json_t *out)
+{
+	struct bulk	bk;
+	int		rc = -1, crc;
+
+	(void)b;
+	memset(&bk, 0, sizeof(bk));
+	pthread_mutex_init(&bk.lock, NULL);
+	bk.args = a;
+	bk.sender = &net->d[NET_SENDER];
+	bk.receiver = &net->d[NET_RECEIVER];
+	bk.deadline = now_ns() + (int64_t)a->timeout_s * 1000000000;
+	bk.items = calloc((size_t)a->count, sizeof(*bk.items));
+	bk.doc = malloc(a->size > 0 ? (size_t)a->size : 1);
+	if (bk.items == NULL || bk.doc == NULL) {
+		bench_log("bulk: out of memory for %lld requests of %lld "
+		    "bytes", a->count, a->size);
+		goto out;
+	}
+	fill_random(bk.doc, (size_t)a->size);
+	if ((crc = comity_connect(bk.sender->sock, &bk.conn)) != 0) {
+		bulk_fail(&bk, bk.sender->sock, crc);
+		goto out;
+	}
+	if (bulk_submit(&bk, net) == -1 || bulk_wait(&bk, net) == -1)
+		goto out;
+	rc = bulk_report(&bk, out);
+out:
+	comity_close(bk.conn);
+	pthread_mutex_destroy(&bk.lock);
+	free(bk.items);
+	free(bk.doc);
+	return rc;
+}

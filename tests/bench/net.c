@@ -1,0 +1,643 @@
+/*
+ * net.c - the benchmark's network: temporary directory, demo PKI,
+ * configurations on 127.0.0.1 ephemeral ports, comityd processes.
+ *
+ * The daemons are started by fork/exec, in their own process group (a
+ * terminal's ^C reaches only us, and we stop them), with their stderr in
+ * a log file beside their store, and stopped by pid with SIGTERM.  The
+ * running network is registered so that an exit on any path stops it:
+ * atexit() for returns and exit(), a first SIGINT/SIGTERM/SIGHUP sets
+ * bench_interrupted so that every loop fails out through the same path, a
+ * second one stops the daemons at once and exits.  A daemon also gets
+ * SIGTERM if we die by SIGKILL (PR_SET_PDEATHSIG).
+ */
+#include <sys/types.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#ifndef COMITY_BENCH_SOURCE_DIR
+#define COMITY_BENCH_SOURCE_DIR	"."
+#endif
+#ifndef COMITY_BENCH_BUILD_DIR
+#define COMITY_BENCH_BUILD_DIR	"build/default"
+#endif
+
+#define MKPKI_TIMEOUT_MS	120000
+#define READY_TIMEOUT_MS	30000
+#define STOP_TIMEOUT_MS		30000
+#define POLL_MS			10
+#define LOG_TAIL_LINES		15
+#define UNIX_PATH_MAX		(sizeof(((struct sockaddr_un *)0)->sun_path))
+
+/* The authorities of the standard network (ISO user-assigned codes). */
+static const struct {
+	const char	*id;
+	const char	*role;
+} net_auth[NET_MAX] = {
+	{ "XA-SENDER", "sender" },
+	{ "XB-RECEIVER", "receiver" },
+};
+
+volatile sig_atomic_t	 bench_interrupted;
+
+/* What an exit on any path must clean up. */
+static struct bench	*live_bench;
+static struct net	*live_net;
+
+/* Format into a PATH_MAX buffer; -1 (and why) when it does not fit. */
+static int
+pathf(char *buf, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+pathf(char *buf, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, PATH_MAX, fmt, ap);
+	va_end(ap);
+	if (n < 0 || n >= PATH_MAX) {
+		bench_log("path too long: %s...", buf);
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ cleanup */
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if ((flag == FTW_DP ? rmdir(path) : unlink(path)) == -1 &&
+	    errno != ENOENT)
+		bench_log("remove %s: %s", path, strerror(errno));
+	return 0;
+}
+
+static void
+rm_tree(const char *dir)
+{
+	if (dir[0] != '\0')
+		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Wait for PID up to MS milliseconds (less when INTERRUPTIBLE and we
+ * are interrupted); 0 and *status when it exited. */
+static int
+wait_pid(pid_t pid, unsigned ms, int interruptible, int *status)
+{
+	unsigned	waited = 0;
+	pid_t		r;
+
+	for (;;) {
+		r = waitpid(pid, status, WNOHANG);
+		if (r == pid)
+			return 0;
+		if (r == -1 && errno != EINTR)
+			return errno == ECHILD ? 0 : -1;
+		if (waited >= ms || (interruptible && bench_interrupted))
+			return -1;
+		sleep_ms(POLL_MS);
+		waited += POLL_MS;
+	}
+}
+
+static int
+daemon_stop(struct daemon *d)
+{
+	int	status = 0, rc = 0;
+
+	if (d->pid <= 0)
+		return 0;
+	kill(d->pid, SIGTERM);
+	if (wait_pid(d->pid, STOP_TIMEOUT_MS, 0, &status) == -1) {
+		bench_log("%s (pid %ld) did not stop within %d s of SIGTERM: "
+		    "killed", d->id, (long)d->pid, STOP_TIMEOUT_MS / 1000);
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, &status, 0);
+		rc = -1;
+	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		bench_log("%s (pid %ld) stopped with status %d%s", d->id,
+		    (long)d->pid, WIFEXITED(status) ? WEXITSTATUS(status) :
+		    128 + WTERMSIG(status), WIFSIGNALED(status) ?
+		    " (signal)" : "");
+		rc = -1;
+	}
+	d->pid = 0;
+	return rc;
+}
+
+static void
+cleanup_atexit(void)
+{
+	size_t	i;
+
+	if (live_net != NULL)
+		for (i = 0; i < live_net->n; i++)
+			daemon_stop(&live_net->d[i]);
+	live_net = NULL;
+	if (live_bench == NULL || live_bench->root[0] == '\0')
+		return;
+	if (live_bench->opts.keep)
+		bench_log("kept %s", live_bench->root);
+	else
+		rm_tree(live_bench->root);
+}
+
+static void
+signal_handler(int sig)
+{
+	size_t	i;
+
+	if (!bench_interrupted) {
+		bench_interrupted = 1;
+		return;
+	}
+	/* a second signal: no more waiting (only async-signal-safe calls) */
+	if (live_net != NULL)
+		for (i = 0; i < live_net->n; i++)
+			if (live_net->d[i].pid > 0)
+				kill(live_net->d[i].pid, SIGTERM);
+	_exit(128 + sig);
+}
+
+static int
+install_cleanup(struct bench *b)
+{
+	static const int	 sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction	 sa;
+	size_t			 i;
+
+	live_bench = b;
+	if (atexit(cleanup_atexit) != 0) {
+		bench_log("atexit failed");
+		return -1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = signal_handler;
+	sigemptyset(&sa.sa_mask);
+	/* no SA_RESTART: sleeps and waits return early to see the flag */
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], &sa, NULL) == -1) {
+			bench_log("sigaction: %s", strerror(errno));
+			return -1;
+		}
+	/* a closed stdout fails the write, not the process (and cleanup) */
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+/* ------------------------------------------------------------ tools */
+
+static int
+tool_path(char *out, const char *env, const char *def, const char *rel)
+{
+	const char	*dir = getenv(env);
+
+	if (dir == NULL || dir[0] == '\0')
+		dir = def;
+	if (pathf(out, "%s/%s", dir, rel) == -1)
+		return -1;
+	if (access(out, X_OK) == -1) {
+		bench_log("%s: %s (set %s)", out, strerror(errno), env);
+		return -1;
+	}
+	return 0;
+}
+
+/* Child side of a fork: stdin from /dev/null, stdout and stderr to
+ * OUTFD, own process group, SIGTERM if we die; then exec.  Only
+ * async-signal-safe calls. */
+static void
+child_exec(char *const argv[], int outfd)
+{
+	struct sigaction	sa;
+	int			nullfd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if ((nullfd = open("/dev/null", O_RDWR)) == -1 ||
+	    dup2(nullfd, STDIN_FILENO) == -1 ||
+	    dup2(outfd, STDOUT_FILENO) == -1 ||
+	    dup2(outfd, STDERR_FILENO) == -1)
+		_exit(127);
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+/* Start ARGV with its output appended to LOG; the pid, or -1. */
+static pid_t
+spawn(char *const argv[], const char *log)
+{
+	pid_t	pid;
+	int	fd;
+
+	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		bench_log("%s: %s", log, strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid == 0)
+		child_exec(argv, fd);
+	if (pid == -1)
+		bench_log("fork: %s", strerror(errno));
+	close(fd);
+	return pid;
+}
+
+/* Print the last lines of a log file to stderr. */
+static void
+log_tail(const char *path)
+{
+	char	 line[1024], ring[LOG_TAIL_LINES][1024];
+	size_t	 n = 0, i;
+	FILE	*f;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL)
+		memcpy(ring[n++ % LOG_TAIL_LINES], line, sizeof(line));
+	fclose(f);
+	bench_log("last lines of %s:", path);
+	for (i = n > LOG_TAIL_LINES ? n - LOG_TAIL_LINES : 0; i < n; i++)
+		fprintf(stderr, "    %s", ring[i % LOG_TAIL_LINES]);
+}
+
+static int
+make_pki(struct bench *b)
+{
+	char	 log[PATH_MAX];
+	char	*argv[NET_MAX + 3];
+	size_t	 i;
+	pid_t	 pid;
+	int	 status;
+
+	if (pathf(b->pki, "%s/pki", b->root) == -1 ||
+	    pathf(log, "%s/mkpki.log", b->root) == -1)
+		return -1;
+	argv[0] = b->mkpki;
+	argv[1] = b->pki;
+	for (i = 0; i < NET_MAX; i++)
+		argv[2 + i] = (char *)net_auth[i].id;
+	argv[2 + NET_MAX] = NULL;
+	if ((pid = spawn(argv, log)) == -1)
+		return -1;
+	if (wait_pid(pid, MKPKI_TIMEOUT_MS, 1, &status) == -1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		if (!bench_interrupted)
+			bench_log("mkpki did not finish in %d s",
+			    MKPKI_TIMEOUT_MS / 1000);
+		return -1;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		bench_log("mkpki failed");
+		log_tail(log);
+		return -1;
+	}
+	return 0;
+}
+
+int
+net_setup(struct bench *b)
+{
+	const char	*tmp = getenv("TMPDIR");
+
+	if (install_cleanup(b) == -1)
+		return -1;
+	if (tool_path(b->comityd, "COMITY_BUILD_DIR", COMITY_BENCH_BUILD_DIR,
+	    "daemon/comityd") == -1 ||
+	    tool_path(b->mkpki, "COMITY_SOURCE_DIR", COMITY_BENCH_SOURCE_DIR,
+	    "certs/mkpki") == -1)
+		return -1;
+	if (tmp == NULL || tmp[0] == '\0')
+		tmp = "/tmp";
+	if (pathf(b->root, "%s/comity-bench.XXXXXX", tmp) == -1)
+		return -1;
+	if (mkdtemp(b->root) == NULL) {
+		bench_log("mkdtemp %s: %s", b->root, strerror(errno));
+		b->root[0] = '\0';
+		return -1;
+	}
+	bench_log("working in %s", b->root);
+	return make_pki(b);
+}
+
+/* ------------------------------------------------------------ configs */
+
+/* N distinct free TCP ports on 127.0.0.1: bound together, then released
+ * (another process could take one before the daemon binds it). */
+static int
+free_ports(int *ports, size_t n)
+{
+	struct sockaddr_in	sin;
+	socklen_t		len;
+	int			fds[NET_MAX], rc = 0;
+	size_t			i, opened = 0;
+
+	for (i = 0; i < n && rc == 0; i++) {
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof(sin);
+		if ((fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
+		    -1) {
+			rc = -1;
+			break;
+		}
+		opened++;
+		if (bind(fds[i], (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+		    getsockname(fds[i], (struct sockaddr *)&sin, &len) == -1)
+			rc = -1;
+		else
+			ports[i] = ntohs(sin.sin_port);
+	}
+	if (rc == -1)
+		bench_log("cannot find a free port: %s", strerror(errno));
+	for (i = 0; i < opened; i++)
+		close(fds[i]);
+	return rc;
+}
+
+static int
+write_directory(const struct bench *b, const struct net *net)
+{
+	FILE	*f;
+	size_t	 i;
+	int	 rc = 0;
+
+	if ((f = fopen(net->directory, "w")) == NULL) {
+		bench_log("%s: %s", net->directory, strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < net->n; i++)
+		fprintf(f, "[%s]\nname = benchmark %s\n"
+		    "endpoint = 127.0.0.1:%d\ncert = %s/%s.pem\n"
+		    "accepts = mla, extradition, confiscation, transfer, "
+		    "joint_investigation, other\n\n", net->d[i].id,
+		    net->d[i].role, net->d[i].port, b->pki, net->d[i].id);
+	if (ferror(f))
+		rc = -1;
+	if (fclose(f) == EOF)
+		rc = -1;
+	if (rc == -1)
+		bench_log("write %s failed", net->directory);
+	return rc;
+}
+
+static int
+write_conf(const struct bench *b, const struct net *net,
+    const struct daemon *d)
+{
+	FILE	*f;
+	int	 rc = 0;
+
+	if ((f = fopen(d->conf, "w")) == NULL) {
+		bench_log("%s: %s", d->conf, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "[authority]\nid = %s\ncert = %s/%s.pem\n"
+	    "key = %s/%s.key\nca = %s/ca.pem\ndirectory = %s\n\n",
+	    d->id, b->pki, d->id, b->pki, d->id, b->pki, net->directory);
+	fprintf(f, "[listen]\naddress = 127.0.0.1:%d\n\n", d->port);
+	fprintf(f, "[store]\npath = %s/store\n\n", d->dir);
+	fprintf(f, "[client]\nsocket = %s\n\n", d->sock);
+	fprintf(f, "[log]\nlevel = info\n");
+	if (ferror(f))
+		rc = -1;
+	if (fclose(f) == EOF)
+		rc = -1;
+	if (rc == -1)
+		bench_log("write %s failed", d->conf);
+	return rc;
+}
+
+static int
+daemon_prepare(const struct net *net, struct daemon *d, size_t i, int port)
+{
+	memset(d, 0, sizeof(*d));
+	d->role = net_auth[i].role;
+	snprintf(d->id, sizeof(d->id), "%s", net_auth[i].id);
+	d->port = port;
+	if (pathf(d->dir, "%s/%s", net->dir, d->id) == -1 ||
+	    pathf(d->conf, "%s/comityd.conf", d->dir) == -1 ||
+	    pathf(d->sock, "%s/comity.sock", d->dir) == -1 ||
+	    pathf(d->log, "%s/comityd.log", d->dir) == -1)
+		return -1;
+	if (strlen(d->sock) >= UNIX_PATH_MAX) {
+		bench_log("socket path %s is too long for a Unix socket "
+		    "(set TMPDIR to a shorter directory)", d->sock);
+		return -1;
+	}
+	if (mkdir(d->dir, 0700) == -1) {
+		bench_log("mkdir %s: %s", d->dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+net_write(struct bench *b, struct net *net, const char *scenario,
+    unsigned run)
+{
+	int	ports[NET_MAX];
+	size_t	i;
+
+	memset(net, 0, sizeof(*net));
+	if (pathf(net->dir, "%s/%s-%u", b->root, scenario, run) == -1 ||
+	    pathf(net->directory, "%s/directory.conf", net->dir) == -1)
+		return -1;
+	if (mkdir(net->dir, 0700) == -1) {
+		bench_log("mkdir %s: %s", net->dir, strerror(errno));
+		return -1;
+	}
+	if (free_ports(ports, NET_MAX) == -1)
+		return -1;
+	for (i = 0; i < NET_MAX; i++) {
+		if (daemon_prepare(net, &net->d[i], i, ports[i]) == -1)
+			return -1;
+		net->n++;
+	}
+	if (write_directory(b, net) == -1)
+		return -1;
+	for (i = 0; i < net->n; i++)
+		if (write_conf(b, net, &net->d[i]) == -1)
+			return -1;
+	return 0;
+}
+
+/* ------------------------------------------------------------ daemons */
+
+static int
+daemon_exited(struct daemon *d)
+{
+	int	status;
+
+	if (d->pid <= 0 || waitpid(d->pid, &status, WNOHANG) != d->pid)
+		return 0;
+	bench_log("%s (pid %ld) exited with status %d", d->id, (long)d->pid,
+	    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	d->pid = 0;
+	log_tail(d->log);
+	return 1;
+}
+
+/* Ready: the local API answers a request, so the event loop runs and
+ * both the socket and the TCP listener are bound. */
+static int
+daemon_ready(struct daemon *d)
+{
+	struct comity_peer	*peers;
+	comity_conn		*c;
+	size_t			 n;
+	unsigned		 waited;
+	int			 rc;
+
+	for (waited = 0; waited < READY_TIMEOUT_MS; waited += POLL_MS) {
+		if (bench_interrupted || daemon_exited(d))
+			return -1;
+		if (comity_connect(d->sock, &c) == 0) {
+			rc = comity_peers(c, &peers, &n);
+			comity_free(peers);
+			comity_close(c);
+			if (rc == 0)
+				return 0;
+		}
+		sleep_ms(POLL_MS);
+	}
+	bench_log("%s not ready after %d s", d->id, READY_TIMEOUT_MS / 1000);
+	log_tail(d->log);
+	return -1;
+}
+
+static int
+daemon_start(const struct bench *b, struct daemon *d)
+{
+	char	*argv[] = { (char *)b->comityd, (char *)"--config", d->conf,
+		    NULL };
+
+	if ((d->pid = spawn(argv, d->log)) == -1) {
+		d->pid = 0;
+		return -1;
+	}
+	return daemon_ready(d);
+}
+
+int
+net_up(struct bench *b, struct net *net, const char *scenario,
+    unsigned run)
+{
+	size_t	i;
+
+	if (net_write(b, net, scenario, run) == -1)
+		return -1;
+	live_net = net;
+	/* the receiver first, so the sender's first dial finds it */
+	for (i = net->n; i-- > 0;)
+		if (daemon_start(b, &net->d[i]) == -1) {
+			net_down(b, net);
+			return -1;
+		}
+	return 0;
+}
+
+int
+net_check(struct net *net)
+{
+	size_t	i;
+	int	rc = 0;
+
+	for (i = 0; i < net->n; i++)
+		if (daemon_exited(&net->d[i]))
+			rc = -1;
+	return rc;
+}
+
+/* A "Name:  N kB" line of /proc/PID/status, in KiB; -1 if absent. */
+static long
+proc_status_kib(pid_t pid, const char *name)
+{
+	char	 path[64], line[256];
+	size_t	 len = strlen(name);
+	long	 kib = -1;
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, name, len) == 0 && line[len] == ':') {
+			if (sscanf(line + len + 1, "%ld kB", &kib) != 1)
+				kib = -1;
+			break;
+		}
+	fclose(f);
+	return kib;
+}
+
+json_t *
+net_rss(const struct net *net, const char *field)
+{
+	json_t	*o = json_object();
+	size_t	 i;
+	long	 kib;
+
+	if (o == NULL)
+		return NULL;
+	for (i = 0; i < net->n; i++) {
+		if (net->d[i].pid <= 0 ||
+		    (kib = proc_status_kib(net->d[i].pid, field)) < 0) {
+			bench_log("cannot read %s of %s", field, net->d[i].id);
+			json_decref(o);
+			return NULL;
+		}
+		json_object_set_new(o, net->d[i].role, json_integer(kib));
+	}
+	return o;
+}
+
+int
+net_down(struct bench *b, struct net *net)
+{
+	size_t	i;
+	int	rc = 0;
+
+	for (i = 0; i < net->n; i++)
+		if (daemon_stop(&net->d[i]) == -1)
+			rc = -1;
+	if (rc == -1)
+		for (i = 0; i < net->n; i++)
+			log_tail(net->d[i].log);
+	live_net = NULL;
+	if (!b->opts.keep)
+		rm_tree(net->dir);
+	return rc;
+}

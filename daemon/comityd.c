@@ -128,6 +128,7 @@ reload(void)
 {
 	struct loaded	 ld, old;
 	char		 err[ERRLEN], detail[ERRLEN + 32];
+	int		 rotated;
 
 	if (load_all(config_path, &ld, err, sizeof(err)) != 0) {
 		log_warnx("reload refused, the running configuration stays: "
@@ -148,6 +149,7 @@ reload(void)
 		loaded_free(&ld);
 		return;
 	}
+	rotated = X509_cmp(ld.tls->own_cert, cd->tls->own_cert) != 0;
 	old.conf = cd->conf;
 	old.dir = cd->dir;
 	old.tls = cd->tls;
@@ -157,7 +159,15 @@ reload(void)
 	cd->self = cd->conf->id;
 	cd->self_accepts = ld.self_accepts;
 	log_setlevel(cd->conf->log_level);
-	/* live links keep their SSL (and its context) until they close */
+	/*
+	 * Live links keep their SSL (and its context) until they close, but
+	 * after our own certificate changed, what we sign (receipts,
+	 * requests) no longer matches the certificate they authenticated:
+	 * a peer whose directory still lists the old one would refuse it.
+	 * Reconnect, presenting the new certificate.
+	 */
+	if (rotated)
+		link_close_existing("our certificate changed, reconnecting");
 	peer_reload();
 	loaded_free(&old);
 	snprintf(detail, sizeof(detail), "reloaded %s: %zu authorities",

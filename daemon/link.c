@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
@@ -70,12 +71,32 @@ tls_errors(struct link *l, char *buf, size_t len)
 
 	buf[0] = '\0';
 	while ((e = bufferevent_get_openssl_error(l->bev)) != 0) {
+		/*
+		 * libevent also queues bare SSL_get_error() codes (library 0,
+		 * e.g. 5 = SSL_ERROR_SYSCALL): the socket error tells more.
+		 */
+		if (ERR_GET_LIB(e) == 0)
+			continue;
 		if (n == 0) {
 			ERR_error_string_n(e, buf, len);
 			n = strlen(buf);
 		}
 	}
 	ERR_clear_error();
+}
+
+/*
+ * nodelay - frames are written whole: send them at once rather than let
+ * Nagle wait for the peer's delayed ACK (tens of ms per small receipt).
+ */
+static void
+nodelay(evutil_socket_t fd)
+{
+	int	on = 1;
+
+	if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
+	    sizeof(on)) == -1)
+		log_debug("TCP_NODELAY: %s", strerror(errno));
 }
 
 /*
@@ -310,8 +331,10 @@ link_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
-		if (l->state == LINK_TLS)
+		if (l->state == LINK_TLS) {
+			nodelay(bufferevent_getfd(l->bev));
 			tls_up(l);
+		}
 		return;
 	}
 	tls_errors(l, err, sizeof(err));
@@ -459,6 +482,7 @@ link_accept(int fd, const struct sockaddr *sa, int salen)
 		return;
 	}
 	evutil_make_socket_nonblocking(fd);
+	nodelay(fd);
 	if (link_new(1, fd, cd->tls->server, addr) == NULL)
 		close(fd);
 }
@@ -575,6 +599,29 @@ link_close_all(const char *reason)
 {
 	while (links != NULL)
 		link_close(links, reason);
+}
+
+void
+link_close_existing(const char *reason)
+{
+	struct link	**v, *l;
+	size_t		  n = 0, i;
+
+	for (l = links; l != NULL; l = l->next)
+		n++;
+	if (n == 0)
+		return;
+	v = xcalloc(n, sizeof(*v));
+	for (l = links, n = 0; l != NULL; l = l->next) {
+		link_ref(l);
+		v[n++] = l;
+	}
+	/* a link dialled while these close is not in V */
+	for (i = 0; i < n; i++) {
+		link_close(v[i], reason);
+		link_unref(v[i]);
+	}
+	free(v);
 }
 
 void

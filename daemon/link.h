@@ -85,6 +85,11 @@ void		 link_resume_read(struct link *);
 /* link_close_all - at shutdown */
 void		 link_close_all(const char *reason);
 
+/* link_close_existing - close every link open now, e.g. when our own
+ * certificate changed, so that peers see the new one (links dialled
+ * meanwhile stay open) */
+void		 link_close_existing(const char *reason);
+
 /* link_count - open links, and of those not yet up */
 void		 link_count(unsigned *all, unsigned *unauth);
 

@@ -1253,7 +1253,9 @@ receipt_apply(struct store_txn *t, void *arg)
 		} else {
 			it->times->rejected_at = now;
 			event = AUDIT_REJECTED;
-			free(it->reason);
+			/* an absent string decodes to protobuf-c's static "" */
+			if (it->reason != protobuf_c_empty_string)
+				free(it->reason);
 			it->reason = xstrndup(rc->reason, REASON_MAX);
 			it->state = COMITY__STATE__STATE_REJECTED;
 		}

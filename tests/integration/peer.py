@@ -3,13 +3,18 @@ TLS client with any certificate, protocol version or ALPN, and a fake
 TLS server that a daemon can be made to dial.
 
 Frames are a 4-byte big-endian length and one protobuf Frame
-(proto/comity.proto), encoded here by hand.
+(proto/comity.proto), encoded here by hand.  So are the Request, Envelope
+and ReceiptContent messages; sealing and signing go through the stock
+`openssl cms` command, as a counterpart or an auditor without comity code
+would do it.
 """
 
+import hashlib
 import os
 import socket
 import ssl
 import struct
+import subprocess
 import threading
 import time
 
@@ -193,6 +198,20 @@ class Conn:
         self.sock = self.raw
         self.buf = b""
 
+    @classmethod
+    def accepted(cls, raw, timeout=5.0):
+        """A Conn over RAW, a socket accepted from a listener."""
+        c = cls.__new__(cls)
+        c.timeout = timeout
+        c.raw = raw
+        c.raw.settimeout(timeout)
+        c.raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        c.lport = c.raw.getsockname()[1]
+        c.addr = "%s:%d" % (HOST, c.lport)  # the endpoint the daemon dialled
+        c.sock = c.raw
+        c.buf = b""
+        return c
+
     def tls(self, ctx):
         """Handshake with CTX; raises ssl.SSLError/OSError on failure."""
         self.sock = ctx.wrap_socket(self.raw, server_hostname=None,
@@ -364,6 +383,34 @@ class FakeServer:
         self.lsock.close()
 
 
+class Listener:
+    """A TCP listener on 127.0.0.1 that a daemon can be made to dial (by
+    pointing a directory endpoint at it), whose connections the test
+    accepts and drives itself, frame by frame, from its own thread."""
+
+    def __init__(self):
+        self.lsock = socket.socket()
+        self.lsock.bind((HOST, 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+
+    def accept(self, ctx, timeout=30.0):
+        """Wait for a connection, complete a server-side TLS handshake
+        with CTX and return it as a Conn (whose addr is the endpoint the
+        daemon dialled, as its log names the link)."""
+        self.lsock.settimeout(timeout)
+        raw, _ = self.lsock.accept()
+        c = Conn.accepted(raw, timeout=timeout)
+        c.sock = ctx.wrap_socket(raw, server_side=True,
+                                 do_handshake_on_connect=False)
+        c.sock.settimeout(timeout)
+        c.sock.do_handshake()
+        return c
+
+    def close(self):
+        self.lsock.close()
+
+
 # ---------------------------------------------------------------- daemon log
 
 def log_lines_for(daemon, addr, what=None):
@@ -408,3 +455,302 @@ def restart_wait(d, timeout=30):
         return d.log_text().count(" ready: ") > n
     d.start(wait=False)
     wait_until(ready, timeout, "%s ready again" % d.id)
+
+
+# ---------------------------------------------------------------- sealed content
+#
+# The messages of proto/comity.proto that travel inside (or about) an
+# envelope, encoded by hand in canonical proto3 form: fields in number
+# order, no zero-valued scalar, no empty string or bytes.  The daemon
+# insists on that form (it re-encodes what it decodes and compares sizes).
+
+KIND_REQUEST = 0            # EnvelopeKind
+KIND_NOTICE = 1
+PRIORITY_NORMAL = 0         # Priority
+PRIORITY_URGENT = 1
+TYPE_MLA = 1                # RequestType
+TYPE_EXTRADITION = 2
+TYPE_CONFISCATION = 3
+TYPE_TRANSFER_OF_SENTENCED_PERSONS = 4
+TYPE_JOINT_INVESTIGATION = 5
+TYPE_OTHER = 6
+RECEIPT_DELIVERED = 1       # ReceiptKind
+RECEIPT_REJECTED = 2
+RECEIPT_RETRIEVED = 3
+
+# (field number, name, kind) in number order; kind: "v" varint, "b" bytes
+# or string, "m" repeated sub-message.
+REQUEST_FIELDS = (
+    (1, "id", "b"), (2, "from", "b"), (3, "to", "b"), (4, "kind", "v"),
+    (5, "priority", "v"), (6, "type", "v"), (7, "legal_basis", "b"),
+    (8, "case_ref", "b"), (9, "their_ref", "b"), (10, "in_reply_to", "b"),
+    (11, "language", "b"), (12, "subject", "b"), (13, "created_at_ns", "v"),
+    (14, "documents", "m"), (15, "expires_at_ns", "v"),
+)
+DOCUMENT_FIELDS = ((1, "name", "b"), (2, "media_type", "b"),
+                   (3, "content", "b"))
+ENVELOPE_FIELDS = (
+    (1, "id", "b"), (2, "from", "b"), (3, "to", "b"), (4, "kind", "v"),
+    (5, "priority", "v"), (6, "created_at_ns", "v"),
+    (7, "expires_at_ns", "v"), (8, "body", "b"),
+)
+RECEIPT_CONTENT_FIELDS = (
+    (1, "kind", "v"), (2, "envelope_id", "b"), (3, "from", "b"),
+    (4, "to", "b"), (5, "envelope_body_sha256", "b"), (6, "at_ns", "v"),
+    (7, "reason", "b"), (8, "issuer_audit_head", "b"),
+    (9, "issuer_audit_seq", "v"),
+)
+# the string (not bytes) fields, decoded to str by the parsers
+_STRINGS = {"from", "to", "legal_basis", "case_ref", "their_ref",
+            "language", "subject", "name", "media_type", "reason"}
+# the signed int64 fields
+_SIGNED = {"created_at_ns", "expires_at_ns", "at_ns"}
+
+
+def pb_encode(spec, msg):
+    """Canonical proto3 encoding of dict MSG after SPEC (see above);
+    missing keys are zero.  A "m" field is a list of dicts encoded with
+    the spec found in _SUBSPECS."""
+    out = b""
+    for num, name, kind in spec:
+        v = msg.get(name)
+        if kind == "v":
+            if v:
+                out += pb_varint(num, v)
+        elif kind == "b":
+            if v:
+                out += pb_bytes(num, v)
+        else:
+            for sub in v or ():
+                out += pb_bytes(num, pb_encode(_SUBSPECS[name], sub))
+    return out
+
+
+def pb_decode(spec, buf):
+    """The dict of message BUF after SPEC (unknown fields under their
+    number); absent fields get their zero value."""
+    names = {num: (name, kind) for num, name, kind in spec}
+    d = {}
+    for num, name, kind in spec:
+        d[name] = [] if kind == "m" else 0 if kind == "v" else (
+            "" if name in _STRINGS else b"")
+    for f, v in pb_fields(buf):
+        if f not in names:
+            d[f] = v
+            continue
+        name, kind = names[f]
+        if kind == "m":
+            d[name].append(pb_decode(_SUBSPECS[name], v))
+        elif kind == "v":
+            if name in _SIGNED and v >= 1 << 63:
+                v -= 1 << 64
+            d[name] = v
+        else:
+            d[name] = v.decode(errors="replace") if name in _STRINGS else v
+    return d
+
+
+_SUBSPECS = {"documents": DOCUMENT_FIELDS}
+
+
+def request_msg(req):
+    """Encoded Request.  REQ: a dict with the field names of
+    REQUEST_FIELDS; documents a list of {name, media_type, content}."""
+    return pb_encode(REQUEST_FIELDS, req)
+
+
+def parse_request(buf):
+    return pb_decode(REQUEST_FIELDS, buf)
+
+
+def new_request(frm, to, ident=None, **fields):
+    """A Request dict with a fresh 16-byte id, type MLA, created now and
+    one small text document, FIELDS overriding any of that."""
+    req = {"id": ident if ident is not None else os.urandom(16),
+           "from": frm, "to": to, "kind": KIND_REQUEST,
+           "priority": PRIORITY_NORMAL, "type": TYPE_MLA,
+           "created_at_ns": time.time_ns(),
+           "documents": [{"name": "request.txt", "media_type": "text/plain",
+                          "content": b"Please provide the records.\n"}]}
+    req.update(fields)
+    return req
+
+
+def envelope_msg(env):
+    """Encoded Envelope.  ENV: id, from, to, kind, priority,
+    created_at_ns, expires_at_ns, body."""
+    return pb_encode(ENVELOPE_FIELDS, env)
+
+
+def parse_envelope(buf):
+    return pb_decode(ENVELOPE_FIELDS, buf)
+
+
+def envelope_for(req, body, **override):
+    """The Envelope dict whose clear header equals REQUEST dict REQ's, with
+    BODY (the sealed request); OVERRIDE changes header fields."""
+    env = {k: req.get(k, 0) for k in ("id", "from", "to", "kind",
+                                       "priority", "created_at_ns",
+                                       "expires_at_ns")}
+    env["body"] = body
+    env.update(override)
+    return env
+
+
+def envelope_frame(env):
+    """A whole Envelope frame of dict ENV."""
+    return frame(pb_bytes(F_ENVELOPE, envelope_msg(env)))
+
+
+def receipt_content_msg(rc):
+    """Encoded ReceiptContent.  RC: kind, envelope_id, from, to,
+    envelope_body_sha256, at_ns, reason, issuer_audit_head,
+    issuer_audit_seq."""
+    return pb_encode(RECEIPT_CONTENT_FIELDS, rc)
+
+
+def parse_receipt_content(buf):
+    return pb_decode(RECEIPT_CONTENT_FIELDS, buf)
+
+
+def receipt_frame(signed):
+    """A whole Receipt frame carrying SIGNED (DER SignedData)."""
+    return frame(pb_bytes(F_RECEIPT, pb_bytes(1, signed)))
+
+
+def parse_receipt(msg):
+    """The signed bytes of a Receipt message (Frame field 3)."""
+    d = dict(pb_fields(msg))
+    return d.get(1, b"")
+
+
+# ---------------------------------------------------------------- CMS (openssl)
+
+class OpensslError(Exception):
+    pass
+
+
+def openssl(*args, input=None, check=True):
+    """Run the openssl CLI with ARGS (feeding INPUT); return (rc, stdout
+    bytes, stderr str), raising OpensslError on failure when CHECK."""
+    p = subprocess.run(["openssl", *[str(a) for a in args]], input=input,
+                       capture_output=True, timeout=60)
+    err = p.stderr.decode(errors="replace")
+    if check and p.returncode != 0:
+        raise OpensslError("openssl %s: exit %d: %s"
+                           % (" ".join(map(str, args[:2])), p.returncode,
+                              err.strip()))
+    return p.returncode, p.stdout, err
+
+
+def cms_sign(content, cert, key, nosmimecap=True):
+    """DER CMS SignedData over CONTENT (attached) by CERT/KEY, the way
+    stock `openssl cms -sign` makes it (signing time, certificate
+    embedded)."""
+    args = ["cms", "-sign", "-nodetach", "-binary", "-outform", "DER",
+            "-signer", cert, "-inkey", key]
+    if nosmimecap:
+        args.append("-nosmimecap")
+    return openssl(*args, input=content)[1]
+
+
+def cms_encrypt(data, rcpt_cert):
+    """DER CMS AuthEnvelopedData (AES-256-GCM, ECDH with a SHA-256 KDF) of
+    DATA to RCPT_CERT."""
+    return openssl("cms", "-encrypt", "-aes-256-gcm", "-binary",
+                   "-outform", "DER", "-recip", rcpt_cert,
+                   "-keyopt", "ecdh_kdf_md:sha256", input=data)[1]
+
+
+def seal(plain, signer_cert, signer_key, rcpt_cert):
+    """A sealed request body: PLAIN signed by SIGNER, encrypted to RCPT."""
+    return cms_encrypt(cms_sign(plain, signer_cert, signer_key), rcpt_cert)
+
+
+def cms_verify(der, ca, signer_out=None, crl=None):
+    """`openssl cms -verify -inform DER -binary -CAfile CA` of DER:
+    (ok, content, stderr); SIGNER_OUT receives the signer's certificate."""
+    args = ["cms", "-verify", "-inform", "DER", "-binary", "-CAfile", ca]
+    if signer_out is not None:
+        args += ["-signer", signer_out]
+    if crl is not None:
+        args += ["-CRLfile", crl, "-crl_check"]
+    rc, out, err = openssl(*args, input=der, check=False)
+    return rc == 0, out, err
+
+
+def cms_decrypt(der, cert, key):
+    """The content of DER AuthEnvelopedData, opened with CERT/KEY."""
+    return openssl("cms", "-decrypt", "-inform", "DER", "-binary",
+                   "-recip", cert, "-inkey", key, input=der)[1]
+
+
+def cert_uri_sans(pem_path):
+    """The URI SANs of the PEM certificate at PEM_PATH."""
+    _, out, _ = openssl("x509", "-in", pem_path, "-noout", "-ext",
+                        "subjectAltName")
+    sans = []
+    for part in out.decode().replace("\n", ",").split(","):
+        part = part.strip()
+        if part.startswith("URI:"):
+            sans.append(part[4:])
+    return sans
+
+
+def spki_pin(pem_path):
+    """The directory `pin` of a certificate: hex SHA-256 of its DER
+    SubjectPublicKeyInfo (as certs/README.md computes it)."""
+    _, pub, _ = openssl("x509", "-in", pem_path, "-pubkey", "-noout")
+    _, der, _ = openssl("pkey", "-pubin", "-outform", "DER", input=pub)
+    return hashlib.sha256(der).hexdigest()
+
+
+# ---------------------------------------------------------------- DER
+
+def der_tlv(buf, i, end=None):
+    """(tag byte, content offset, content length) of the DER object at I."""
+    if end is None:
+        end = len(buf)
+    if i + 2 > end:
+        raise ValueError("DER: truncated header at %d" % i)
+    tag, n = buf[i], buf[i + 1]
+    i += 2
+    if tag & 0x1F == 0x1F:
+        raise ValueError("DER: high tag numbers not handled")
+    if n & 0x80:
+        k = n & 0x7F
+        if k == 0 or k > 4 or i + k > end:
+            raise ValueError("DER: bad length at %d" % i)
+        n = int.from_bytes(buf[i:i + k], "big")
+        i += k
+    if i + n > end:
+        raise ValueError("DER: object overruns its parent")
+    return tag, i, n
+
+
+def der_children(buf, start, length):
+    """The (tag, content offset, content length) of each object inside the
+    constructed contents BUF[START:START+LENGTH]."""
+    out = []
+    i, end = start, start + length
+    while i < end:
+        tag, off, n = der_tlv(buf, i, end)
+        out.append((tag, off, n))
+        i = off + n
+    return out
+
+
+def aed_encrypted_content(body):
+    """(offset, length) of the encryptedContent ([0] IMPLICIT OCTET
+    STRING) in DER ContentInfo{AuthEnvelopedData} BODY: the AES-GCM
+    ciphertext."""
+    _, off, n = der_tlv(body, 0)                    # ContentInfo
+    kids = der_children(body, off, n)               # OID, [0]
+    _, off, n = kids[1]
+    _, off, n = der_tlv(body, off)                  # AuthEnvelopedData
+    for tag, o, ln in der_children(body, off, n):
+        if tag == 0x30:                             # authEncryptedContentInfo
+            for t2, o2, l2 in der_children(body, o, ln):
+                if t2 == 0x80:
+                    return o2, l2
+    raise ValueError("no encryptedContent in the AuthEnvelopedData")

@@ -404,7 +404,10 @@ do_fetch(struct local_client *c, const Comity__IdReq *ir)
 	if (rc != 0) {
 		respond_error(c, rc, rc == COMITY_EPERM ? "a sent request is "
 		    "sealed to its recipient; only the recipient can open it "
-		    "(`comity export` gives the sealed copy)" : NULL);
+		    "(`comity export` gives the sealed copy)" :
+		    rc == COMITY_ECRYPTO ? "the stored request does not open "
+		    "with our key (after a certificate rotation, set "
+		    "retired_key; the daemon's log has the details)" : NULL);
 		return;
 	}
 	resp.request = rq;

@@ -329,6 +329,40 @@ out:
 }
 
 /*
+ * sealed_to - whether one of CMS's key-agreement recipients is CERT
+ * (issuer and serial, or subject key id), so that a failed decryption
+ * can say "not for us" apart from "altered".
+ */
+static int
+sealed_to(CMS_ContentInfo *cms, X509 *cert)
+{
+	STACK_OF(CMS_RecipientInfo)		*ris;
+	STACK_OF(CMS_RecipientEncryptedKey)	*reks;
+	CMS_RecipientInfo			*ri;
+	int					 i, j;
+
+	if ((ris = CMS_get0_RecipientInfos(cms)) == NULL)
+		return 0;
+	for (i = 0; i < sk_CMS_RecipientInfo_num(ris); i++) {
+		ri = sk_CMS_RecipientInfo_value(ris, i);
+		if (CMS_RecipientInfo_type(ri) == CMS_RECIPINFO_TRANS) {
+			if (CMS_RecipientInfo_ktri_cert_cmp(ri, cert) == 0)
+				return 1;
+			continue;
+		}
+		if (CMS_RecipientInfo_type(ri) != CMS_RECIPINFO_AGREE ||
+		    (reks = CMS_RecipientInfo_kari_get0_reks(ri)) == NULL)
+			continue;
+		for (j = 0; j < sk_CMS_RecipientEncryptedKey_num(reks); j++)
+			if (CMS_RecipientEncryptedKey_cert_cmp(
+			    sk_CMS_RecipientEncryptedKey_value(reks, j),
+			    cert) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+/*
  * retired_decrypt - a request sealed to our previous certificate: try
  * every recipient with KEY, on a fresh parse (a failed CMS_decrypt leaves
  * state behind in the object).  Returns 1 with the content in OUT.
@@ -372,11 +406,17 @@ seal_open(const struct seal_keys *k, X509 *signer, const uint8_t *body,
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
+	if (!sealed_to(cms, k->cert) && k->retired == NULL) {
+		snprintf(err, errlen, "not sealed to us: no recipient is our "
+		    "certificate");
+		goto out;
+	}
 	if (CMS_decrypt(cms, k->key, k->cert, NULL, out, CMS_BINARY) != 1 &&
 	    (k->retired == NULL ||
 	    retired_decrypt(k->retired, body, blen, out) != 1)) {
-		fail(err, errlen, "cannot decrypt (not sealed to us, or "
-		    "altered)");
+		fail(err, errlen, k->retired == NULL ? "cannot decrypt (altered "
+		    "in transit or storage)" : "cannot decrypt with our key or "
+		    "the retired key (not sealed to us, or altered)");
 		goto out;
 	}
 	if ((inner = take(out, &ilen)) == NULL) {

@@ -106,6 +106,7 @@ cli_exit_code(int rc)
 	case COMITY_ESTATE:
 	case COMITY_ETOOBIG:
 	case COMITY_ECORRUPT:
+	case COMITY_ECRYPTO:
 	case COMITY_ETYPE:
 	case COMITY_EEXPIRED:
 		return EX_DATAERR;

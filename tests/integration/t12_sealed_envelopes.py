@@ -169,7 +169,7 @@ def test(net):
     off, n = peer.aed_encrypted_content(bytes(body4))
     body4[off + n // 2] ^= 0x01
     rejected(peer.envelope_for(req4, bytes(body4)), "tampered ciphertext",
-             "seal: cannot decrypt")
+             "seal: cannot decrypt (altered")
 
     # (5) sealed `to` is C, clear `to` is B.
     req5 = peer.new_request(A, C)
@@ -188,7 +188,7 @@ def test(net):
     req7 = peer.new_request(A, B)
     body7 = peer.seal(peer.request_msg(req7), cert(A), key(A), cert(C))
     rejected(peer.envelope_for(req7, body7), "sealed to C",
-             "seal: cannot decrypt")
+             "seal: not sealed to us")
 
     # (8) a body that is not CMS at all.
     req8 = peer.new_request(A, B)

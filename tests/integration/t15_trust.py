@@ -200,11 +200,11 @@ def test(net):
     mark = len(b.log_text())
     (rc, so, err), out = fetch(before[0], "noretired")
     check(rc != 0, "fetch of an old request without retired_key succeeded")
-    check(len(err.strip().splitlines()) == 1 and "seal" in err,
+    check(len(err.strip().splitlines()) == 1 and "retired_key" in err,
           "fetch without retired_key: stderr %r" % err)
     check(not os.path.exists(os.path.join(out, "doc-0.txt")),
           "the failed fetch wrote a document")
-    wait_until(lambda: new_lines(b, mark, before[0], "fetch: cannot decrypt"),
+    wait_until(lambda: new_lines(b, mark, before[0], "fetch: not sealed to us"),
                10, "B to log why the fetch failed")
     log("without retired_key: fetch exits %d: %s" % (rc, err.strip()))
     configure_b(retired_key=old_key)

@@ -803,11 +803,11 @@ test_open_not_recipient(void **state)
 	(void)state;
 	b = seal(&A, B.cert, msg, sizeof(msg), &blen);
 	c = seal_open(&C, A.cert, b, blen, &clen, err, sizeof(err));
-	check_err(c, err, "cannot decrypt");
+	check_err(c, err, "not sealed to us");
 	/* Nor the sender, once sealed. */
 	err[0] = '\0';
 	c = seal_open(&A, A.cert, b, blen, &clen, err, sizeof(err));
-	check_err(c, err, "cannot decrypt");
+	check_err(c, err, "not sealed to us");
 	/* B's certificate with C's key: the key does not fit. */
 	{
 		struct seal_keys mixed = { .key = C.key, .cert = B.cert,
@@ -816,7 +816,7 @@ test_open_not_recipient(void **state)
 		err[0] = '\0';
 		c = seal_open(&mixed, A.cert, b, blen, &clen, err,
 		    sizeof(err));
-		check_err(c, err, "cannot decrypt");
+		check_err(c, err, "cannot decrypt (altered");
 	}
 	c = seal_open(&B, A.cert, b, blen, &clen, err, sizeof(err));
 	expect_content(c, clen, err, msg, sizeof(msg));
@@ -1002,7 +1002,7 @@ test_open_retired_key(void **state)
 	b = seal(&A, B.cert, msg, sizeof(msg), &blen);
 	/* The new key alone cannot open what was sealed to the old one. */
 	c = seal_open(&B2, A.cert, b, blen, &clen, err, sizeof(err));
-	check_err(c, err, "cannot decrypt");
+	check_err(c, err, "not sealed to us");
 	rotated.retired = B.key;
 	c = seal_open(&rotated, A.cert, b, blen, &clen, err, sizeof(err));
 	expect_content(c, clen, err, msg, sizeof(msg));

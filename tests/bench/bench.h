@@ -99,6 +99,7 @@ struct scenario {
 	long long	 quick_count;
 	long long	 size;		/* default size in bytes */
 	unsigned	 timeout_s;	/* default bound on one run */
+	int		 needs_net;	/* 0: NET is not started (crypto) */
 	int		(*run)(struct bench *, struct net *,
 			    const struct run_args *, json_t *out);
 };
@@ -148,9 +149,13 @@ json_t	*stats_median(json_t *const *runs, size_t n);
 
 /* --- scenarios --- */
 
-/* bulk_run - N requests of SIZE bytes A->B as fast as one client submits
- * them; throughput and latency from the daemon's own state times */
+/* bulk_run - N requests of SIZE bytes A->B as fast as --clients
+ * connections submit them; throughput and latency from the daemon's own
+ * state times */
 int	bulk_run(struct bench *, struct net *, const struct run_args *,
+	    json_t *out);
+/* crypto_run - CMS rates per core and the crypto ceiling (no network) */
+int	crypto_run(struct bench *, struct net *, const struct run_args *,
 	    json_t *out);
 
 #endif /* COMITY_BENCH_H */

@@ -1,0 +1,251 @@
+/*
+ * crypto.c - the crypto scenario: the machine's CMS rates, per core, with
+ * the daemon's own seal.c and the benchmark's PKI (TARGETS.md "reference
+ * figures"): seal (SignedData + AuthEnvelopedData to one recipient) and
+ * open (decrypt + verify against the sender's certificate and the CA) of
+ * SIZE bytes (and 1 MiB), a receipt signature and its verification, and
+ * the crypto ceiling they imply for two daemons sharing this machine:
+ *
+ *   crypto_ceiling_msgs_s = cores / (1/seal + 1/open + 1/sign + 1/verify)
+ *
+ * Each operation runs for CRYPTO_SECONDS of CPU-bound work (or COUNT
+ * times, whichever comes first), on one thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "bench.h"
+#include "seal.h"
+
+#define CRYPTO_SECONDS		1.0
+#define CRYPTO_BIG		(1 << 20)
+#define RECEIPT_LEN		220	/* a ReceiptContent, about */
+
+struct party {
+	struct seal_keys	 k;
+};
+
+static X509 *
+read_cert(const char *path)
+{
+	FILE	*fp;
+	X509	*x;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return NULL;
+	x = PEM_read_X509(fp, NULL, NULL, NULL);
+	fclose(fp);
+	return x;
+}
+
+static EVP_PKEY *
+read_key(const char *path)
+{
+	FILE		*fp;
+	EVP_PKEY	*k;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return NULL;
+	k = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
+	fclose(fp);
+	return k;
+}
+
+/* The keys of ID in the benchmark's PKI, trusting its CA as comityd does. */
+static int
+party_load(const struct bench *b, const char *id, struct party *p)
+{
+	char	path[PATH_MAX + AUTH_ID_MAX + 8];
+
+	memset(p, 0, sizeof(*p));
+	snprintf(path, sizeof(path), "%s/%s.pem", b->pki, id);
+	p->k.cert = read_cert(path);
+	snprintf(path, sizeof(path), "%s/%s.key", b->pki, id);
+	p->k.key = read_key(path);
+	snprintf(path, sizeof(path), "%s/ca.pem", b->pki);
+	if ((p->k.trust = X509_STORE_new()) == NULL ||
+	    X509_STORE_load_file(p->k.trust, path) != 1 ||
+	    X509_STORE_set_flags(p->k.trust, X509_V_FLAG_X509_STRICT) != 1 ||
+	    p->k.cert == NULL || p->k.key == NULL) {
+		bench_log("crypto: cannot load the keys of %s from %s", id,
+		    b->pki);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+party_free(struct party *p)
+{
+	X509_free(p->k.cert);
+	EVP_PKEY_free(p->k.key);
+	X509_STORE_free(p->k.trust);
+}
+
+enum op { OP_SEAL, OP_OPEN, OP_SIGN, OP_VERIFY };
+
+struct rate_args {
+	enum op			 op;
+	const struct party	*from, *to;
+	const uint8_t		*in;
+	size_t			 len;
+	long long		 max;
+};
+
+/* ops per second of one operation, or -1 */
+static double
+rate(const struct rate_args *r)
+{
+	uint8_t		*out;
+	size_t		 olen;
+	char		 err[256];
+	int64_t		 start = now_ns(), t = start;
+	long long	 n = 0;
+
+	while (n < r->max && (double)(t - start) / 1e9 < CRYPTO_SECONDS) {
+		switch (r->op) {
+		case OP_SEAL:
+			out = seal_request(&r->from->k, r->to->k.cert, r->in,
+			    r->len, &olen, err, sizeof(err));
+			break;
+		case OP_OPEN:
+			out = seal_open(&r->to->k, r->from->k.cert, r->in,
+			    r->len, &olen, err, sizeof(err));
+			break;
+		case OP_SIGN:
+			out = seal_sign(&r->to->k, r->in, r->len, &olen, err,
+			    sizeof(err));
+			break;
+		default:
+			out = seal_verify(&r->from->k, r->to->k.cert, r->in,
+			    r->len, &olen, err, sizeof(err));
+			break;
+		}
+		if (out == NULL) {
+			bench_log("crypto: %s", err);
+			return -1;
+		}
+		free(out);
+		n++;
+		t = now_ns();
+		if (bench_interrupted)
+			return -1;
+	}
+	return (double)n / ((double)(t - start) / 1e9);
+}
+
+/* seal/s and open/s for LEN bytes into OUT as seal_per_s_TAG, ... */
+static int
+seal_open_rates(const struct party *a, const struct party *b, size_t len,
+    long long max, const char *tag, json_t *out, double *seal_s,
+    double *open_s)
+{
+	struct rate_args	 r;
+	uint8_t			*plain, *sealed;
+	size_t			 slen, i;
+	char			 err[256], key[64];
+
+	if ((plain = malloc(len ? len : 1)) == NULL)
+		return -1;
+	for (i = 0; i < len; i++)
+		plain[i] = (uint8_t)(i * 2654435761u >> 13);
+	memset(&r, 0, sizeof(r));
+	r.op = OP_SEAL;
+	r.from = a;
+	r.to = b;
+	r.in = plain;
+	r.len = len;
+	r.max = max;
+	*seal_s = rate(&r);
+	sealed = seal_request(&a->k, b->k.cert, plain, len, &slen, err,
+	    sizeof(err));
+	free(plain);
+	if (*seal_s < 0 || sealed == NULL)
+		return -1;
+	r.op = OP_OPEN;
+	r.in = sealed;
+	r.len = slen;
+	*open_s = rate(&r);
+	free(sealed);
+	if (*open_s < 0)
+		return -1;
+	snprintf(key, sizeof(key), "seal_per_s_%s", tag);
+	json_object_set_new(out, key, json_real(stats_round(*seal_s, 1)));
+	snprintf(key, sizeof(key), "open_per_s_%s", tag);
+	json_object_set_new(out, key, json_real(stats_round(*open_s, 1)));
+	return 0;
+}
+
+int
+crypto_run(struct bench *b, struct net *net, const struct run_args *a,
+    json_t *out)
+{
+	struct party		 pa, pb;
+	struct rate_args	 r;
+	uint8_t			 rc_content[RECEIPT_LEN], *sig = NULL;
+	size_t			 slen;
+	double			 seal_s, open_s, seal_big, open_big, sign_s,
+				 verify_s, ceiling, ceiling_big;
+	long			 cores = sysconf(_SC_NPROCESSORS_ONLN);
+	char			 err[256];
+	int			 rc = -1;
+
+	(void)net;
+	if (party_load(b, "XA-SENDER", &pa) == -1 ||
+	    party_load(b, "XB-RECEIVER", &pb) == -1)
+		goto out;
+	if (cores < 1)
+		cores = 1;
+	bench_log("crypto run %u: seal and open of %lld bytes and 1 MiB, "
+	    "receipts", a->run, a->size);
+	if (seal_open_rates(&pa, &pb, (size_t)a->size, a->count, "small",
+	    out, &seal_s, &open_s) == -1 ||
+	    seal_open_rates(&pa, &pb, CRYPTO_BIG, a->count, "1m", out,
+	    &seal_big, &open_big) == -1)
+		goto out;
+	memset(rc_content, 0x5a, sizeof(rc_content));
+	memset(&r, 0, sizeof(r));
+	r.op = OP_SIGN;
+	r.from = &pa;
+	r.to = &pb;
+	r.in = rc_content;
+	r.len = sizeof(rc_content);
+	r.max = a->count;
+	if ((sign_s = rate(&r)) < 0)
+		goto out;
+	if ((sig = seal_sign(&pb.k, rc_content, sizeof(rc_content), &slen,
+	    err, sizeof(err))) == NULL) {
+		bench_log("crypto: %s", err);
+		goto out;
+	}
+	r.op = OP_VERIFY;
+	r.in = sig;
+	r.len = slen;
+	if ((verify_s = rate(&r)) < 0)
+		goto out;
+	ceiling = (double)cores / (1 / seal_s + 1 / open_s + 1 / sign_s +
+	    1 / verify_s);
+	ceiling_big = (double)cores / (1 / seal_big + 1 / open_big +
+	    1 / sign_s + 1 / verify_s);
+	json_object_set_new(out, "size", json_integer(a->size));
+	json_object_set_new(out, "receipt_sign_per_s",
+	    json_real(stats_round(sign_s, 1)));
+	json_object_set_new(out, "receipt_verify_per_s",
+	    json_real(stats_round(verify_s, 1)));
+	json_object_set_new(out, "cores", json_integer(cores));
+	json_object_set_new(out, "crypto_ceiling_msgs_s",
+	    json_real(stats_round(ceiling, 1)));
+	json_object_set_new(out, "crypto_ceiling_mb_s_1m",
+	    json_real(stats_round(ceiling_big * CRYPTO_BIG / 1e6, 2)));
+	rc = 0;
+out:
+	free(sig);
+	party_free(&pa);
+	party_free(&pb);
+	return rc;
+}

@@ -31,7 +31,8 @@
 
 /* What the command line asked for. */
 struct bench_opts {
-	const char	*scenario;	/* NULL: every scenario */
+	const char	*scenario;	/* NULL: every scenario; else a
+					   comma-separated list of names */
 	unsigned	 runs;		/* >= 1 */
 	int		 quick;		/* smaller default counts */
 	long long	 count;		/* 0: the scenario's default */
@@ -41,9 +42,27 @@ struct bench_opts {
 	int		 keep;		/* leave the temporary directory */
 };
 
+/*
+ * Reference figures measured by earlier scenarios of this invocation (the
+ * medians when a scenario ran several times), for the targets of later
+ * ones (target.c).  0 means "not measured".
+ */
+struct bench_ref {
+	double		 fsync_ms;	/* one fsync'd LMDB commit */
+	double		 seal_ms;	/* one seal of crypto_size bytes */
+	double		 open_ms;
+	double		 sign_ms;	/* one receipt signature */
+	double		 verify_ms;	/* one receipt check */
+	long long	 crypto_size;
+	double		 idle_p99_ms;	/* T2's p99, for T3 */
+	long long	 idle_size;
+	int		 printed;	/* the "reference" line is out */
+};
+
 /* The benchmark as a whole: options, tools, the temporary directory. */
 struct bench {
 	struct bench_opts opts;
+	struct bench_ref ref;
 	char		 comityd[PATH_MAX];	/* the daemon executable */
 	char		 mkpki[PATH_MAX];	/* certs/mkpki */
 	char		 root[PATH_MAX];	/* mkdtemp; "" until made */
@@ -142,10 +161,59 @@ void	sleep_ms(unsigned);
 double	stats_percentile(int64_t *v, size_t n, double p);
 /* stats_round - X rounded to DECIMALS places, for printing */
 double	stats_round(double x, int decimals);
+/* stats_ms - NS nanoseconds in milliseconds, rounded to 3 places */
+double	stats_ms(double ns);
 /* stats_median - an object whose numbers are the medians of the runs'
  * (recursively for nested objects); other members as in the first run.
  * Caller owns the result. */
 json_t	*stats_median(json_t *const *runs, size_t n);
+
+/* --- submit.c: what idle and urgent submit --- */
+
+/* bench_doc - LEN bytes of incompressible filler, the same every run;
+ * caller frees; NULL when out of memory */
+uint8_t	*bench_doc(size_t len);
+/* bench_submit - one MLA request to TO with one document DOC of LEN
+ * bytes, URGENT or not, on CONN, retrying "busy" answers until DEADLINE
+ * (monotonic ns); 0 and ID, or the comity error code of the last attempt
+ * (COMITY_EAGAIN when out of time or interrupted while busy) */
+int	bench_submit(comity_conn *conn, const char *to, const uint8_t *doc,
+	    size_t len, int urgent, const char *case_ref, int64_t deadline,
+	    char id[33]);
+
+/* --- waiter.c: learning that a request is DELIVERED (idle) --- */
+
+struct waiter;
+/* waiter_open - a waiter on the daemon at SOCK: subscribed to its event
+ * stream, or polling when it offers none; 0 or -1 (and why).  *W is set
+ * in both cases: the caller closes it. */
+int	waiter_open(struct waiter **w, const char *sock);
+/* waiter_method - "watch" or "status_poll" */
+const char *waiter_method(const struct waiter *);
+/* waiter_delivered - wait until item ID is DELIVERED at the sender (LAST:
+ * no other will be waited for), or DEADLINE (monotonic ns); 0 and the
+ * daemon's submitted_at and delivered_at and the monotonic time we
+ * learnt it, or -1 (and why) when it ended otherwise, a daemon of NET
+ * exited, time ran out or we were interrupted */
+int	waiter_delivered(struct waiter *, struct net *net, const char *id,
+	    int last, int64_t deadline, int64_t *submitted_at,
+	    int64_t *delivered_at, int64_t *seen_at);
+/* waiter_close - end the watch, close and free; NULL is a no-op */
+void	waiter_close(struct waiter *);
+
+/* --- target.c: reference figures and targets (shared/TARGETS.md) --- */
+
+/* target_note - keep the reference figures of SCENARIO's RESULT (its
+ * medians, or its only run) for later scenarios */
+void	target_note(struct bench *, const char *scenario, const json_t *result);
+/* target_apply - add target, ratio, target_holds (and the reference they
+ * use) to O, a result of SCENARIO, when this invocation measured that
+ * reference; otherwise leave O alone */
+void	target_apply(const struct bench *, const char *scenario, json_t *o);
+/* target_reference - the "reference" line (critical_path_ms) once both
+ * fsync and crypto have run, the first time only; caller owns it; NULL
+ * when not (or no longer) due */
+json_t	*target_reference(struct bench *);
 
 /* --- scenarios --- */
 
@@ -156,6 +224,17 @@ int	bulk_run(struct bench *, struct net *, const struct run_args *,
 	    json_t *out);
 /* crypto_run - CMS rates per core and the crypto ceiling (no network) */
 int	crypto_run(struct bench *, struct net *, const struct run_args *,
+	    json_t *out);
+/* fsync_run - latency of one fsync'd LMDB commit of one put in the run's
+ * directory (no network) */
+int	fsync_run(struct bench *, struct net *, const struct run_args *,
+	    json_t *out);
+/* idle_run - one request at a time: submit -> DELIVERED latency (T2) */
+int	idle_run(struct bench *, struct net *, const struct run_args *,
+	    json_t *out);
+/* urgent_run - one urgent request every 100 ms while bulk traffic
+ * saturates the link: urgent submit -> DELIVERED latency (T3) */
+int	urgent_run(struct bench *, struct net *, const struct run_args *,
 	    json_t *out);
 
 #endif /* COMITY_BENCH_H */

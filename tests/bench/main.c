@@ -32,12 +32,21 @@
  * a function of this shape and a line here.
  */
 static const struct scenario scenarios[] = {
-	{ "bulk", "COUNT x SIZE bytes A->B from --clients concurrent "
-	    "connections; msgs/s, submit->DELIVERED latency",
-	    10000, 1000, 1024, 600, 1, bulk_run },
+	{ "fsync", "the machine's latency of one fsync'd LMDB commit (1 put) "
+	    "on the stores' disk, COUNT commits; no daemons",
+	    200, 200, 0, 120, 0, fsync_run },
 	{ "crypto", "the machine's CMS rates per core (seal, open, receipt "
 	    "sign and verify) and the crypto ceiling; no daemons",
 	    1000000, 1000000, 1024, 120, 0, crypto_run },
+	{ "bulk", "COUNT x SIZE bytes A->B from --clients concurrent "
+	    "connections; msgs/s, submit->DELIVERED latency",
+	    10000, 1000, 1024, 600, 1, bulk_run },
+	{ "idle", "COUNT x SIZE bytes A->B one at a time, each waited for "
+	    "until DELIVERED; submit->DELIVERED latency (T2)",
+	    300, 50, 1024, 300, 1, idle_run },
+	{ "urgent", "COUNT urgent requests of SIZE bytes, one every 100 ms, "
+	    "while --clients connections saturate the link (T3)",
+	    100, 20, 1024, 600, 1, urgent_run },
 };
 #define NSCENARIOS	(sizeof(scenarios) / sizeof(scenarios[0]))
 
@@ -59,10 +68,10 @@ usage(FILE *f)
 	size_t	i;
 
 	fprintf(f,
-	    "usage: comity-bench [--scenario NAME] [--runs N] [--quick] "
-	    "[--count N]\n"
-	    "                    [--size BYTES] [--clients N] [--timeout SECONDS]"
-	    " [--keep]\n"
+	    "usage: comity-bench [--scenario NAME[,NAME...]] [--runs N] "
+	    "[--quick]\n"
+	    "                    [--count N] [--size BYTES] [--clients N]\n"
+	    "                    [--timeout SECONDS] [--keep]\n"
 	    "\n"
 	    "Builds a two-authority comity network on 127.0.0.1 in a "
 	    "temporary\n"
@@ -70,12 +79,16 @@ usage(FILE *f)
 	    "per\n"
 	    "scenario run (and the medians when --runs is above 1).\n"
 	    "\n"
-	    "Scenarios (all when --scenario is not given):\n");
-	for (i = 0; i < NSCENARIOS; i++)
+	    "Scenarios, in the order they run (all when --scenario is not "
+	    "given):\n");
+	for (i = 0; i < NSCENARIOS; i++) {
 		fprintf(f, "  %-10s %s\n             default %lld (--quick "
-		    "%lld) x %lld bytes\n", scenarios[i].name,
-		    scenarios[i].summary, scenarios[i].count,
-		    scenarios[i].quick_count, scenarios[i].size);
+		    "%lld)", scenarios[i].name, scenarios[i].summary,
+		    scenarios[i].count, scenarios[i].quick_count);
+		if (scenarios[i].size > 0)
+			fprintf(f, " x %lld bytes", scenarios[i].size);
+		fputc('\n', f);
+	}
 	fprintf(f,
 	    "\n"
 	    "Environment: COMITY_BUILD_DIR (holds daemon/comityd), "
@@ -103,14 +116,49 @@ parse_num(const char *opt, const char *s, long long min, long long max,
 }
 
 static const struct scenario *
-scenario_find(const char *name)
+scenario_find(const char *name, size_t len)
 {
 	size_t	i;
 
 	for (i = 0; i < NSCENARIOS; i++)
-		if (strcmp(scenarios[i].name, name) == 0)
+		if (strlen(scenarios[i].name) == len &&
+		    strncmp(scenarios[i].name, name, len) == 0)
 			return &scenarios[i];
 	return NULL;
+}
+
+/* Is NAME in LIST (comma-separated; NULL: every scenario)? */
+static int
+scenario_chosen(const char *list, const char *name)
+{
+	size_t	len;
+
+	if (list == NULL)
+		return 1;
+	for (;; list += len + 1) {
+		len = strcspn(list, ",");
+		if (len == strlen(name) && strncmp(list, name, len) == 0)
+			return 1;
+		if (list[len] == '\0')
+			return 0;
+	}
+}
+
+/* Every name of LIST is a scenario: 0, or -1 (and why). */
+static int
+scenario_check(const char *list)
+{
+	size_t	len;
+
+	for (;; list += len + 1) {
+		len = strcspn(list, ",");
+		if (scenario_find(list, len) == NULL) {
+			bench_log("no scenario '%.*s'", (int)len, list);
+			return -1;
+		}
+		if (list[len] == '\0')
+			return 0;
+	}
 }
 
 enum { OPT_SCENARIO = 256, OPT_RUNS, OPT_QUICK, OPT_COUNT, OPT_SIZE,
@@ -140,10 +188,8 @@ parse_opts(int argc, char *argv[], struct bench_opts *o)
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case OPT_SCENARIO:
-			if (scenario_find(optarg) == NULL) {
-				bench_log("no scenario '%s'", optarg);
+			if (scenario_check(optarg) == -1)
 				return -1;
-			}
 			o->scenario = optarg;
 			break;
 		case OPT_RUNS:
@@ -253,6 +299,7 @@ run_one(struct bench *b, const struct scenario *sc, unsigned run,
 	struct net	 net;
 	struct run_args	 a;
 	json_t		*o;
+	double		 load;
 	int		 rc;
 
 	*out = NULL;
@@ -263,6 +310,10 @@ run_one(struct bench *b, const struct scenario *sc, unsigned run,
 		return -1;
 	json_object_set_new(o, "scenario", json_string(sc->name));
 	json_object_set_new(o, "run", json_integer(run));
+	/* the machine is shared: say how busy it was */
+	if (getloadavg(&load, 1) == 1)
+		json_object_set_new(o, "load_1m",
+		    json_real(stats_round(load, 2)));
 	if (!sc->needs_net) {
 		memset(&net, 0, sizeof(net));
 		rc = sc->run(b, &net, &a, o);
@@ -292,14 +343,17 @@ run_one(struct bench *b, const struct scenario *sc, unsigned run,
 static int
 run_scenario(struct bench *b, const struct scenario *sc)
 {
-	json_t		*res[RUNS_MAX], *med;
+	json_t		*res[RUNS_MAX], *med, *ref;
 	unsigned	 i, n = 0;
 	int		 rc = 0;
 
 	for (i = 1; i <= b->opts.runs && rc == 0; i++) {
 		rc = run_one(b, sc, i, &res[n]);
-		if (res[n] != NULL && print_line(res[n++]) == -1)
-			rc = -1;
+		if (res[n] != NULL) {
+			target_apply(b, sc->name, res[n]);
+			if (print_line(res[n++]) == -1)
+				rc = -1;
+		}
 		if (bench_interrupted)
 			rc = -1;
 	}
@@ -310,9 +364,17 @@ run_scenario(struct bench *b, const struct scenario *sc)
 		} else {
 			json_object_set_new(med, "run", json_string("median"));
 			json_object_set_new(med, "runs", json_integer(n));
+			/* from the medians, not copied from the first run */
+			target_apply(b, sc->name, med);
 			rc = print_line(med);
+			target_note(b, sc->name, med);
 			json_decref(med);
 		}
+	} else if (rc == 0 && n == 1)
+		target_note(b, sc->name, res[0]);
+	if (rc == 0 && (ref = target_reference(b)) != NULL) {
+		rc = print_line(ref);
+		json_decref(ref);
 	}
 	for (i = 0; i < n; i++)
 		json_decref(res[i]);
@@ -332,8 +394,7 @@ main(int argc, char *argv[])
 	if (net_setup(&b) == -1)
 		return bench_interrupted ? 130 : 1;
 	for (i = 0; i < NSCENARIOS; i++) {
-		if (b.opts.scenario != NULL &&
-		    strcmp(b.opts.scenario, scenarios[i].name) != 0)
+		if (!scenario_chosen(b.opts.scenario, scenarios[i].name))
 			continue;
 		if (run_scenario(&b, &scenarios[i]) == -1) {
 			if (bench_interrupted)

@@ -60,6 +60,12 @@ stats_round(double x, int decimals)
 	return round(x * f) / f;
 }
 
+double
+stats_ms(double ns)
+{
+	return stats_round(ns / 1e6, 3);
+}
+
 static int
 cmp_double(const void *a, const void *b)
 {

@@ -1,0 +1,503 @@
+/*
+ * urgent.c - the urgent scenario (T3 of shared/TARGETS.md): bulk traffic
+ * saturates the link from the sender to the receiver while one urgent
+ * request is submitted every URGENT_INTERVAL_MS; COUNT urgent requests.
+ *
+ * Bulk: --clients threads, each on its own connection, submit normal
+ * requests of SIZE bytes back to back (as bulk.c does) from before the
+ * first urgent request (URGENT_WARMUP_MS, so a backlog has formed) until
+ * the last urgent one is DELIVERED.  Just before each urgent submit, the
+ * sender's queue to the receiver is read with comity_peers(): how many
+ * normal items wait to be sent, how many items are in flight.
+ *
+ * Figures: the urgent requests' submit -> DELIVERED from the sender's
+ * own times, and the bulk rate in the window from the first urgent
+ * submitted_at to the last urgent delivered_at (normal items whose
+ * delivered_at falls in it, read from the outbox afterwards).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+#define URGENT_INTERVAL_MS	100
+#define URGENT_WARMUP_MS	1000
+#define URGENT_POLL_MS		10
+#define URGENT_PROGRESS_MS	2000
+#define URGENT_BULK_MAX		2000000LL	/* normal requests, all threads */
+#define URGENT_CASE_REF_MAX	64
+
+struct urgent_item {
+	char	 id[33];
+	int	 state;
+	int64_t	 submitted_at;		/* the sender daemon's times, ns */
+	int64_t	 sent_at;
+	int64_t	 delivered_at;
+	int64_t	 backlog;		/* normal items queued at submit */
+	int64_t	 in_flight;		/* items in flight at submit */
+};
+
+struct urgent {
+	const struct run_args	*args;
+	const char		*sock;		/* the sender's */
+	const struct daemon	*receiver;
+	comity_conn		*conn;		/* urgent submits, queries */
+	uint8_t			*doc;
+	int64_t			 deadline;	/* monotonic ns */
+	struct urgent_item	*items;
+	size_t			 submitted;	/* urgent ones so far */
+	int			 stop;		/* bulk threads: stop (atomic) */
+	unsigned long long	 bulk_submitted; /* (atomic) */
+	pthread_mutex_t		 lock;		/* bench_log from threads */
+	/* from the outbox, once over */
+	int64_t			 win_start, win_end;
+	int64_t			*bulk_lat;	/* normal items in the window */
+	size_t			 nbulk, bulk_cap;
+	int			 oom;
+};
+
+/* One bulk submitting thread on its own connection. */
+struct bulk_thread {
+	struct urgent	*u;
+	pthread_t	 thread;
+	comity_conn	*conn;
+	unsigned	 idx;
+	int		 rc;
+};
+
+static int
+bulk_should_stop(struct urgent *u)
+{
+	return __atomic_load_n(&u->stop, __ATOMIC_RELAXED) ||
+	    bench_interrupted || now_ns() > u->deadline;
+}
+
+static void *
+bulk_thread_main(void *arg)
+{
+	struct bulk_thread	*t = arg;
+	struct urgent		*u = t->u;
+	char			 ref[URGENT_CASE_REF_MAX], id[33];
+	long long		 i, max;
+	int			 rc;
+
+	max = URGENT_BULK_MAX / (long long)u->args->clients;
+	for (i = 0; i < max && !bulk_should_stop(u); i++) {
+		snprintf(ref, sizeof(ref), "bench-bulk-%u-%u-%lld",
+		    u->args->run, t->idx, i + 1);
+		rc = bench_submit(t->conn, u->receiver->id, u->doc,
+		    (size_t)u->args->size, 0, ref, u->deadline, id);
+		if (rc != 0) {
+			if (bulk_should_stop(u))
+				break;
+			t->rc = -1;
+			/* the first failure says why and stops the others */
+			if (__atomic_exchange_n(&u->stop, 1,
+			    __ATOMIC_RELAXED) == 0) {
+				pthread_mutex_lock(&u->lock);
+				bench_log("urgent: bulk submit: %s: %s",
+				    comity_strerror(rc),
+				    comity_errmsg(t->conn));
+				pthread_mutex_unlock(&u->lock);
+			}
+			break;
+		}
+		__atomic_add_fetch(&u->bulk_submitted, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/* Stop now?  Interrupted, out of time, a daemon gone or a bulk thread
+ * failed (it said why). */
+static int
+urgent_stopped(struct urgent *u, struct net *net, const char *phase)
+{
+	if (bench_interrupted) {
+		bench_log("urgent: interrupted while %s", phase);
+		return 1;
+	}
+	if (now_ns() > u->deadline) {
+		bench_log("urgent: still %s after %u s (--timeout)", phase,
+		    u->args->timeout_s);
+		return 1;
+	}
+	if (__atomic_load_n(&u->stop, __ATOMIC_RELAXED))
+		return 1;
+	return net_check(net) != 0;
+}
+
+/* Sleep until monotonic time UNTIL in short steps; 0, or -1 when it
+ * must stop. */
+static int
+urgent_sleep_until(struct urgent *u, struct net *net, int64_t until,
+    const char *phase)
+{
+	int64_t	left;
+
+	while ((left = until - now_ns()) > 0) {
+		if (urgent_stopped(u, net, phase))
+			return -1;
+		sleep_ms(left > (int64_t)URGENT_POLL_MS * 1000000 ?
+		    URGENT_POLL_MS : (unsigned)(left / 1000000) + 1);
+	}
+	return 0;
+}
+
+/*
+ * The sender's queue to the receiver: normal items not sent yet, items in
+ * flight.  The daemon's "queued" counts every item not yet receipted, in
+ * flight or not; the urgent ones in flight (a few at most) make BACKLOG
+ * err low by as many.
+ */
+static int
+urgent_backlog(struct urgent *u, int64_t *backlog, int64_t *in_flight)
+{
+	struct comity_peer	*peers;
+	uint64_t		 busy;
+	size_t			 n, i;
+	int			 rc, found = 0;
+
+	if ((rc = comity_peers(u->conn, &peers, &n)) != 0) {
+		bench_log("urgent: peers: %s: %s", comity_strerror(rc),
+		    comity_errmsg(u->conn));
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (strcmp(peers[i].id, u->receiver->id) == 0) {
+			found = 1;
+			busy = peers[i].queued_urgent + peers[i].in_flight;
+			*backlog = peers[i].queued > busy ?
+			    (int64_t)(peers[i].queued - busy) : 0;
+			*in_flight = (int64_t)peers[i].in_flight;
+		}
+	comity_free(peers);
+	if (!found) {
+		bench_log("urgent: %s is not among the sender's peers",
+		    u->receiver->id);
+		return -1;
+	}
+	return 0;
+}
+
+/* COUNT urgent requests, one every URGENT_INTERVAL_MS. */
+static int
+urgent_submit_all(struct urgent *u, struct net *net)
+{
+	struct urgent_item	*it;
+	char			 ref[URGENT_CASE_REF_MAX];
+	int64_t			 next = now_ns(), last = next;
+	int			 rc;
+
+	for (; u->submitted < (size_t)u->args->count; u->submitted++) {
+		it = &u->items[u->submitted];
+		if (urgent_sleep_until(u, net, next, "submitting") == -1)
+			return -1;
+		next = now_ns() + (int64_t)URGENT_INTERVAL_MS * 1000000;
+		if (urgent_backlog(u, &it->backlog, &it->in_flight) == -1)
+			return -1;
+		snprintf(ref, sizeof(ref), "bench-urgent-%u-%zu", u->args->run,
+		    u->submitted + 1);
+		rc = bench_submit(u->conn, u->receiver->id, u->doc,
+		    (size_t)u->args->size, 1, ref, u->deadline, it->id);
+		if (rc != 0) {
+			bench_log("urgent: submit: %s: %s", comity_strerror(rc),
+			    comity_errmsg(u->conn));
+			return -1;
+		}
+		if (now_ns() - last >= (int64_t)URGENT_PROGRESS_MS * 1000000) {
+			last = now_ns();
+			bench_log("urgent run %u: %zu of %lld urgent submitted, "
+			    "%lld normal waiting, %llu bulk submitted",
+			    u->args->run, u->submitted + 1, u->args->count,
+			    (long long)it->backlog, __atomic_load_n(
+			    &u->bulk_submitted, __ATOMIC_RELAXED));
+		}
+	}
+	return 0;
+}
+
+/* Wait until every urgent request is DELIVERED, in order (they mostly
+ * are), keeping their times. */
+static int
+urgent_wait_all(struct urgent *u, struct net *net)
+{
+	struct comity_item	*ci;
+	struct urgent_item	*it;
+	size_t			 i = 0;
+	int			 rc;
+
+	while (i < u->submitted) {
+		it = &u->items[i];
+		if ((rc = comity_status(u->conn, it->id, &ci)) != 0) {
+			bench_log("urgent: status %s: %s: %s", it->id,
+			    comity_strerror(rc), comity_errmsg(u->conn));
+			return -1;
+		}
+		it->state = ci->state;
+		it->submitted_at = ci->submitted_at;
+		it->sent_at = ci->sent_at;
+		it->delivered_at = ci->delivered_at;
+		if (ci->state != COMITY_STATE_QUEUED &&
+		    ci->state != COMITY_STATE_SENT &&
+		    ci->state != COMITY_STATE_DELIVERED &&
+		    ci->state != COMITY_STATE_RETRIEVED) {
+			bench_log("urgent: %s ended %s: %s", it->id,
+			    comity_state_name(ci->state), ci->reason);
+			comity_free(ci);
+			return -1;
+		}
+		comity_free(ci);
+		if (it->state == COMITY_STATE_DELIVERED ||
+		    it->state == COMITY_STATE_RETRIEVED) {
+			i++;
+			continue;
+		}
+		if (urgent_stopped(u, net, "waiting for DELIVERED"))
+			return -1;
+		sleep_ms(URGENT_POLL_MS);
+	}
+	return 0;
+}
+
+static int
+outbox_cb(const struct comity_item *it, void *arg)
+{
+	struct urgent	*u = arg;
+	int64_t		*p;
+
+	if (it->priority != COMITY_PRIORITY_NORMAL ||
+	    (it->state != COMITY_STATE_DELIVERED &&
+	    it->state != COMITY_STATE_RETRIEVED) ||
+	    it->delivered_at < u->win_start || it->delivered_at > u->win_end)
+		return 0;
+	if (u->nbulk == u->bulk_cap) {
+		u->bulk_cap = u->bulk_cap ? 2 * u->bulk_cap : 1024;
+		if ((p = realloc(u->bulk_lat, u->bulk_cap * sizeof(*p))) ==
+		    NULL) {
+			u->oom = 1;
+			return 1;
+		}
+		u->bulk_lat = p;
+	}
+	u->bulk_lat[u->nbulk++] = it->delivered_at - it->submitted_at;
+	return 0;
+}
+
+/* The window of the urgent requests, and the normal items delivered in
+ * it, from the outbox. */
+static int
+urgent_bulk_window(struct urgent *u)
+{
+	struct comity_list_opts	opts;
+	size_t			i;
+	int			rc;
+
+	u->win_start = INT64_MAX;
+	u->win_end = 0;
+	for (i = 0; i < u->submitted; i++) {
+		if (u->items[i].submitted_at < u->win_start)
+			u->win_start = u->items[i].submitted_at;
+		if (u->items[i].delivered_at > u->win_end)
+			u->win_end = u->items[i].delivered_at;
+	}
+	memset(&opts, 0, sizeof(opts));
+	opts.box = COMITY_BOX_OUT;
+	opts.page_size = 1000;
+	rc = comity_list(u->conn, &opts, outbox_cb, u);
+	if (u->oom) {
+		bench_log("urgent: out of memory reading the outbox");
+		return -1;
+	}
+	if (rc != 0) {
+		bench_log("urgent: outbox: %s: %s", comity_strerror(rc),
+		    comity_errmsg(u->conn));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+urgent_report(struct urgent *u, json_t *out)
+{
+	int64_t	*lat, *queue, *backlog, *inflight;
+	double	 secs;
+	size_t	 n = u->submitted, nq = 0, i;
+	int	 rc = -1;
+
+	lat = calloc(n, sizeof(*lat));
+	queue = calloc(n, sizeof(*queue));
+	backlog = calloc(n, sizeof(*backlog));
+	inflight = calloc(n, sizeof(*inflight));
+	if (lat == NULL || queue == NULL || backlog == NULL ||
+	    inflight == NULL) {
+		bench_log("urgent: out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		const struct urgent_item *it = &u->items[i];
+
+		if (it->submitted_at <= 0 || it->delivered_at < it->submitted_at) {
+			bench_log("urgent: %s has submitted_at %lld and "
+			    "delivered_at %lld", it->id, (long long)
+			    it->submitted_at, (long long)it->delivered_at);
+			goto out;
+		}
+		lat[i] = it->delivered_at - it->submitted_at;
+		if (it->sent_at >= it->submitted_at)
+			queue[nq++] = it->sent_at - it->submitted_at;
+		backlog[i] = it->backlog;
+		inflight[i] = it->in_flight;
+	}
+	secs = (double)(u->win_end - u->win_start) / 1e9;
+	if (secs <= 0)
+		secs = 1e-9;
+	json_object_set_new(out, "count", json_integer((json_int_t)n));
+	json_object_set_new(out, "size", json_integer(u->args->size));
+	json_object_set_new(out, "interval_ms",
+	    json_integer(URGENT_INTERVAL_MS));
+	json_object_set_new(out, "clients", json_integer(u->args->clients));
+	json_object_set_new(out, "seconds", json_real(stats_round(secs, 3)));
+	json_object_set_new(out, "p50_ms",
+	    json_real(stats_ms(stats_percentile(lat, n, 50))));
+	json_object_set_new(out, "p99_ms",
+	    json_real(stats_ms(stats_percentile(lat, n, 99))));
+	json_object_set_new(out, "max_ms",
+	    json_real(stats_ms(stats_percentile(lat, n, 100))));
+	if (nq > 0) {
+		json_object_set_new(out, "queue_p50_ms",
+		    json_real(stats_ms(stats_percentile(queue, nq, 50))));
+		json_object_set_new(out, "queue_p99_ms",
+		    json_real(stats_ms(stats_percentile(queue, nq, 99))));
+	}
+	json_object_set_new(out, "backlog_at_urgent_p50", json_integer(
+	    (json_int_t)stats_percentile(backlog, n, 50)));
+	json_object_set_new(out, "backlog_at_urgent_max", json_integer(
+	    (json_int_t)stats_percentile(backlog, n, 100)));
+	json_object_set_new(out, "in_flight_at_urgent_p50", json_integer(
+	    (json_int_t)stats_percentile(inflight, n, 50)));
+	json_object_set_new(out, "bulk_submitted", json_integer((json_int_t)
+	    __atomic_load_n(&u->bulk_submitted, __ATOMIC_RELAXED)));
+	json_object_set_new(out, "bulk_delivered",
+	    json_integer((json_int_t)u->nbulk));
+	json_object_set_new(out, "bulk_msgs_per_s",
+	    json_real(stats_round((double)u->nbulk / secs, 1)));
+	json_object_set_new(out, "bulk_p50_ms",
+	    json_real(stats_ms(stats_percentile(u->bulk_lat, u->nbulk, 50))));
+	rc = 0;
+out:
+	free(lat);
+	free(queue);
+	free(backlog);
+	free(inflight);
+	return rc;
+}
+
+/* Connect and start N bulk threads; *STARTED of them run (the caller
+ * joins them, and closes every connection, even on -1). */
+static int
+bulk_start(struct urgent *u, struct bulk_thread *t, unsigned n,
+    unsigned *started)
+{
+	unsigned	i;
+	int		rc;
+
+	*started = 0;
+	for (i = 0; i < n; i++) {
+		t[i].u = u;
+		t[i].idx = i + 1;
+		if ((rc = comity_connect(u->sock, &t[i].conn)) != 0) {
+			bench_log("urgent: connect %s: %s", u->sock,
+			    comity_strerror(rc));
+			return -1;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (pthread_create(&t[i].thread, NULL, bulk_thread_main,
+		    &t[i]) != 0) {
+			bench_log("urgent: cannot start a bulk thread");
+			return -1;
+		}
+		(*started)++;
+	}
+	return 0;
+}
+
+/* Stop and join the bulk threads, close their connections; -1 if one
+ * failed. */
+static int
+bulk_stop(struct urgent *u, struct bulk_thread *t, unsigned n,
+    unsigned started)
+{
+	unsigned	i;
+	int		rc = 0;
+
+	__atomic_store_n(&u->stop, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < started; i++) {
+		pthread_join(t[i].thread, NULL);
+		if (t[i].rc != 0)
+			rc = -1;
+	}
+	for (i = 0; i < n; i++)
+		comity_close(t[i].conn);
+	return rc;
+}
+
+int
+urgent_run(struct bench *b, struct net *net, const struct run_args *a,
+    json_t *out)
+{
+	struct urgent		 u;
+	struct bulk_thread	*t = NULL;
+	unsigned		 started = 0;
+	int			 rc = -1, crc, running = 0;
+
+	(void)b;
+	memset(&u, 0, sizeof(u));
+	pthread_mutex_init(&u.lock, NULL);
+	u.args = a;
+	u.sock = net->d[NET_SENDER].sock;
+	u.receiver = &net->d[NET_RECEIVER];
+	u.deadline = now_ns() + (int64_t)a->timeout_s * 1000000000;
+	u.items = calloc((size_t)a->count, sizeof(*u.items));
+	t = calloc(a->clients, sizeof(*t));
+	u.doc = bench_doc((size_t)a->size);
+	if (u.items == NULL || t == NULL || u.doc == NULL) {
+		bench_log("urgent: out of memory");
+		goto out;
+	}
+	if ((crc = comity_connect(u.sock, &u.conn)) != 0) {
+		bench_log("urgent: connect %s: %s", u.sock,
+		    comity_strerror(crc));
+		goto out;
+	}
+	bench_log("urgent run %u: bulk from %u connections, then %lld urgent "
+	    "requests of %lld bytes, one every %d ms", a->run, a->clients,
+	    a->count, a->size, URGENT_INTERVAL_MS);
+	running = 1;
+	if (bulk_start(&u, t, a->clients, &started) == -1)
+		goto out;
+	if (urgent_sleep_until(&u, net, now_ns() + (int64_t)URGENT_WARMUP_MS *
+	    1000000, "warming up") == -1 ||
+	    urgent_submit_all(&u, net) == -1 ||
+	    urgent_wait_all(&u, net) == -1)
+		goto out;
+	running = 0;
+	if (bulk_stop(&u, t, a->clients, started) == -1)
+		goto out;
+	bench_log("urgent run %u: reading the outbox", a->run);
+	if (urgent_bulk_window(&u) == -1)
+		goto out;
+	rc = urgent_report(&u, out);
+out:
+	if (running)
+		bulk_stop(&u, t, a->clients, started);
+	comity_close(u.conn);
+	pthread_mutex_destroy(&u.lock);
+	free(u.items);
+	free(u.bulk_lat);
+	free(u.doc);
+	free(t);
+	return rc;
+}

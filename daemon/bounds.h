@@ -43,9 +43,26 @@
 #define KEEPALIVE_FRACTION	3	/* send a Hello-ping after idle/3 */
 #define WINDOW_DEFAULT		64
 #define WINDOW_MAX		4096
+#define OPEN_CHUNK		8	/* normal envelopes opened per turn */
 #define LINK_OUTPUT_MAX		(FRAME_MAX_MAX + (1u << 20))
+/*
+ * Bytes a link reads and writes per turn of the event loop.  libevent's
+ * defaults (4 KiB read by a TLS bufferevent, 16 KiB written) cap a busy
+ * link at a few receipts or envelopes per turn, whatever the loop does
+ * meanwhile.  The read watermark is raised to a whole frame while a frame
+ * larger than LINK_READ_CHUNK arrives.
+ */
+#define LINK_READ_CHUNK		(128u << 10)
+#define LINK_WRITE_CHUNK	(256u << 10)
+#define LOCAL_READ_CHUNK	(256u << 10)
 #define LOCAL_MAX_CLIENTS	256
 #define LOCAL_OUTPUT_MAX	(64u << 20)
+/* Unsent events a watcher may have before it is dropped: thousands of
+ * events (one is 0.1-1.5 KiB), and at most LOCAL_MAX_CLIENTS MiB in all. */
+#define LOCAL_WATCH_OUTPUT_MAX	(1u << 20)
+/* Watchers hold their connection: leave a quarter of the clients to
+ * requests. */
+#define LOCAL_MAX_WATCHERS	(LOCAL_MAX_CLIENTS * 3 / 4)
 #define LIST_PAGE_MAX		1000
 #define LIST_PAGE_DEFAULT	200
 
@@ -54,11 +71,26 @@
 #define RETRY_MAX_DEFAULT_MS		300000
 #define TRYLATER_DEFAULT_MS		2000
 
+/* Expiry (queue.c, expiry.c). */
+#define EXPIRY_BATCH		256	/* expiry index entries per commit */
+#define EXPIRY_SKIP_MAX		1024	/* expired items one send pick passes */
+#define EXPIRY_RECHECK_MS	1000	/* in flight at expiry: look again */
+#define EXPIRY_SLEEP_MAX_MS	60000	/* the timer's longest sleep */
+#define EXPIRY_RETRY_MS		1000	/* after a failed commit */
+
 /* Store. */
 #define MAP_SIZE_DEFAULT	(1ull << 30)
 #define MAP_SIZE_MIN		(1ull << 20)
 #define STORE_MAX_DBS		16
 #define BATCH_MAX_OPS		512	/* ops per group commit */
+
+/* Urgent hook. */
+#define HOOK_RUNNING_MAX	16	/* at once; a run beyond is skipped */
+#define HOOK_ENV_MAX		16	/* variables given, besides PATH */
+#define HOOK_NAME_MAX		64	/* bytes of a variable's name */
+#define HOOK_VALUE_MAX		TEXT_FIELD_MAX	/* bytes of a value */
+#define HOOK_TIMEOUT_DEFAULT_MS	30000
+#define HOOK_STOP_WAIT_MS	2000	/* reaping killed hooks at stop */
 
 /* Config. */
 #define CONF_LINE_MAX		190	/* libinih 55 splits longer lines */

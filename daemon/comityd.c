@@ -25,6 +25,8 @@
 #include "comityd.h"
 #include "conf.h"
 #include "directory.h"
+#include "expiry.h"
+#include "hook.h"
 #include "link.h"
 #include "listen.h"
 #include "local.h"
@@ -85,6 +87,9 @@ load_all(const char *path, struct loaded *ld, char *err, size_t errlen)
 		return -1;
 	if ((ld->dir = directory_load(ld->conf->directory, err,
 	    errlen)) == NULL)
+		goto fail;
+	if (ld->conf->hook != NULL && hook_check(ld->conf->hook, err,
+	    errlen) != 0)
 		goto fail;
 	ld->tls = tls_ctx_new(ld->conf->id, ld->conf->cert, ld->conf->key,
 	    ld->conf->ca, ld->conf->crl, err, errlen);
@@ -263,11 +268,13 @@ main(int argc, char *argv[])
 		return EX_TEMPFAIL;
 	}
 	store_set_event_base(cd->store, cd->base);
+	hook_init();
 	if ((rc = queue_init()) != 0) {
 		log_error("store %s: cannot initialise (error %d)",
 		    cd->conf->store_path, rc);
 		return EX_TEMPFAIL;
 	}
+	expiry_init();
 	snprintf(detail, sizeof(detail), "loaded %s: %zu authorities",
 	    config_path, cd->dir->n);
 	queue_audit(AUDIT_CONFIG_LOADED, NULL, NULL, detail);
@@ -294,8 +301,11 @@ main(int argc, char *argv[])
 	peer_start();
 
 	event_base_dispatch(cd->base);
+	expiry_stop();
+	hook_stop();
 
 	/* let what is queued for the store commit, then say so */
+	queue_stop();
 	queue_audit(AUDIT_STOPPED, NULL, NULL, "clean stop");
 	while (store_batch_pending(cd->store) > 0)
 		store_batch_flush(cd->store);

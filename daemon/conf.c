@@ -78,6 +78,8 @@ static const struct ckey client_keys[] = {
 };
 static const struct ckey urgent_keys[] = {
 	{ "hook",		CT_PATH, NULL, 0, 0, O(hook), 0 },
+	{ "hook_timeout",	CT_DURATION, "30s", SEC, 10 * MIN,
+	    O(hook_timeout_ms), 0 },
 	{ "delivery_warning",	CT_DURATION, "5m", 100, 7 * DAY,
 	    O(delivery_warning_ms), 0 },
 	{ "retrieve_deadline",	CT_DURATION, "30m", 100, 7 * DAY,

@@ -36,6 +36,7 @@ struct conf {
 	char		*group;			/* NULL = the daemon's own group */
 	/* [urgent] */
 	char		*hook;			/* NULL = none */
+	uint64_t	 hook_timeout_ms;	/* default 30s, 1s..10m */
 	uint64_t	 delivery_warning_ms;	/* default 5m */
 	uint64_t	 retrieve_deadline_ms;	/* default 30m */
 	/* [limits] */

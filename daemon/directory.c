@@ -7,6 +7,8 @@
  * checked completely before the directory is returned: a directory is
  * either wholly valid or refused.
  */
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -22,9 +24,12 @@
 #include "bounds.h"
 #include "conf.h"
 #include "directory.h"
+#include "hours.h"
 #include "log.h"
 #include "tls.h"
 #include "xmalloc.h"
+
+#define TZDIR_DEFAULT	"/usr/share/zoneinfo"
 
 #define TYPE_MAX	6	/* highest RequestType value */
 
@@ -153,6 +158,27 @@ hdr_end(struct dparse *p)
 		    p->hdr_name);
 }
 
+/*
+ * hours_comment_cut - LINE is an `hours` key whose value libinih would cut
+ * at an inline comment (';' after a blank), silently dropping the rules
+ * after it: ';' separates rules in the hours grammar.
+ */
+static int
+hours_comment_cut(const char *line)
+{
+	const char	*v;
+
+	if (strncmp(line, "hours", 5) != 0)
+		return 0;
+	v = line + 5 + strspn(line + 5, " \t");
+	if (*v != '=')
+		return 0;
+	for (v++; *v != '\0'; v++)
+		if (*v == ';' && (v[-1] == ' ' || v[-1] == '\t'))
+			return 1;
+	return 0;
+}
+
 /* dreader - fgets for libinih that counts lines (one call = one line) */
 static char *
 dreader(char *str, int num, void *stream)
@@ -201,6 +227,12 @@ dreader(char *str, int num, void *stream)
 				    p->secline[i]);
 		if (p->failed)
 			return NULL;
+	}
+	if (hours_comment_cut(t)) {
+		derr(p, p->lineno, "hours: a blank before ';' starts a comment "
+		    "and would cut the hours short; write the ';' right after "
+		    "a time (\"17:00; Sat ...\")");
+		return NULL;
 	}
 	return s;
 }
@@ -448,6 +480,85 @@ entry_clear(struct dir_entry *e)
 	free(e->urgent);
 }
 
+/*
+ * zone_known - whether ZONE (a well-formed name) is in the system's tz
+ * database, where the CLI looks it up: 1 yes, 0 no (reason in WHY), -1
+ * when there is no tz database to ask.
+ */
+static int
+zone_known(const char *zone, char *why, size_t whylen)
+{
+	const char	*dir = getenv("TZDIR");
+	struct stat	 st;
+	char		 path[512], magic[4];
+	FILE		*fp;
+	size_t		 n;
+
+	if (dir == NULL || dir[0] != '/')
+		dir = TZDIR_DEFAULT;
+	snprintf(path, sizeof(path), "%s/%s", dir, zone);
+	if ((fp = fopen(path, "re")) == NULL) {
+		int	e = errno;
+
+		if (e == ENOENT && stat(dir, &st) == -1 && errno == ENOENT)
+			return -1;
+		snprintf(why, whylen, "not in the tz database (%s: %s)", path,
+		    strerror(e));
+		return 0;
+	}
+	n = fread(magic, 1, sizeof(magic), fp);
+	fclose(fp);
+	if (n != sizeof(magic) || memcmp(magic, "TZif", 4) != 0) {
+		snprintf(why, whylen, "%s is not a tz database file", path);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * check_office - an entry's timezone is an IANA name the tz database
+ * knows (not checked, with a warning, on a system without one) and its
+ * hours follow the grammar of hours.h, with a time zone to read them in.
+ */
+static int
+check_office(struct dparse *p, const struct dir_entry *e, const int *seen)
+{
+	struct hours	h;
+	char		why[600];
+
+	if (e->timezone[0] != '\0') {
+		if (!hours_zone_name_ok(e->timezone)) {
+			derr(p, seen[DK_TIMEZONE], "[%s]: timezone \"%s\": not "
+			    "an IANA time zone name (e.g. Africa/Nairobi)",
+			    e->id, e->timezone);
+			return -1;
+		}
+		switch (zone_known(e->timezone, why, sizeof(why))) {
+		case 0:
+			derr(p, seen[DK_TIMEZONE], "[%s]: timezone %s: %s",
+			    e->id, e->timezone, why);
+			return -1;
+		case -1:
+			log_warnx("%s:%d: [%s]: timezone %s not checked: no tz "
+			    "database on this system (install tzdata)",
+			    p->file, seen[DK_TIMEZONE], e->id, e->timezone);
+			break;
+		}
+	}
+	if (e->hours[0] != '\0') {
+		if (hours_parse(e->hours, &h, why, sizeof(why)) != 0) {
+			derr(p, seen[DK_HOURS], "[%s]: hours: %s", e->id, why);
+			return -1;
+		}
+		if (e->timezone[0] == '\0') {
+			derr(p, seen[DK_HOURS], "[%s]: hours without a "
+			    "timezone to read them in", e->id);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 entry_cmp(const void *a, const void *b)
 {
@@ -490,6 +601,8 @@ finish(struct dparse *p)
 			e->hours = xstrdup("");
 		if (e->urgent == NULL)
 			e->urgent = xstrdup("");
+		if (check_office(p, e, seen) != 0)
+			return -1;
 		if (e->has_pin) {
 			unsigned char spki[SHA256_LEN];
 

@@ -297,8 +297,13 @@ link_read_cb(struct bufferevent *bev, void *arg)
 			protocol_error(l, why);
 			break;
 		}
-		if (avail < FRAME_HEADER_LEN + (size_t)len)
+		if (avail < FRAME_HEADER_LEN + (size_t)len) {
+			/* room for the whole frame, however large (checked) */
+			if (FRAME_HEADER_LEN + (size_t)len > LINK_READ_CHUNK)
+				bufferevent_setwatermark(bev, EV_READ, 0,
+				    FRAME_HEADER_LEN + (size_t)len);
 			break;
+		}
 		p = evbuffer_pullup(in, FRAME_HEADER_LEN + (ssize_t)len);
 		f = p == NULL ? NULL : wire_unpack(&comity__frame__descriptor,
 		    p + FRAME_HEADER_LEN, len);
@@ -307,6 +312,9 @@ link_read_cb(struct bufferevent *bev, void *arg)
 			protocol_error(l, "undecodable frame");
 			break;
 		}
+		if (FRAME_HEADER_LEN + (size_t)len > LINK_READ_CHUNK)
+			bufferevent_setwatermark(bev, EV_READ, 0,
+			    LINK_READ_CHUNK);
 		frame_in(l, f);
 		wire_free(f);
 	}
@@ -412,6 +420,10 @@ link_new(int inbound, int fd, SSL_CTX *ctx, const char *addr)
 	bufferevent_setcb(l->bev, link_read_cb, link_write_cb, link_event_cb,
 	    l);
 	bufferevent_setwatermark(l->bev, EV_WRITE, LINK_OUTPUT_LOW, 0);
+	bufferevent_setwatermark(l->bev, EV_READ, 0, LINK_READ_CHUNK);
+	if (bufferevent_set_max_single_read(l->bev, LINK_READ_CHUNK) != 0 ||
+	    bufferevent_set_max_single_write(l->bev, LINK_WRITE_CHUNK) != 0)
+		log_warnx("link %s: cannot raise the read/write sizes", addr);
 	bufferevent_enable(l->bev, EV_READ | EV_WRITE);
 	l->deadline = evtimer_new(cd->base, deadline_cb, l);
 	tv.tv_sec = (time_t)(cd->conf->handshake_timeout_ms / 1000);

@@ -12,6 +12,15 @@
  * the payload is pulled up, bounded decoding, unsent output
  * (LOCAL_OUTPUT_MAX) checked before a response is queued, at most
  * LOCAL_MAX_CLIENTS clients, and the idle timeout on reads and writes.
+ *
+ * Watchers: a WatchReq turns the connection into a one-way stream of
+ * events (notify.c publishes them through local_publish()).  A watcher
+ * has no read timeout, since it has nothing to say; anything it sends
+ * closes it, and so does closing its end (even half).  Its unsent events
+ * are bounded by LOCAL_WATCH_OUTPUT_MAX: a watcher that reads too slowly
+ * gets a last DROPPED event and is closed once that is flushed, or when
+ * its write times out.  Publishing never waits for a watcher, so a
+ * stalled one costs the daemon nothing but its bounded buffer.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -41,6 +50,7 @@
 #include "frame.h"
 #include "local.h"
 #include "log.h"
+#include "notify.h"
 #include "peer.h"
 #include "queue.h"
 #include "wire.h"
@@ -51,14 +61,25 @@
 
 struct local_op;
 
+enum local_watch {
+	LOCAL_WATCH_NONE = 0,		/* an ordinary client */
+	LOCAL_WATCH_ACTIVE,		/* in the watchers list */
+	LOCAL_WATCH_DROPPED,		/* dropped: its last events flush */
+};
+
 struct local_client {
 	TAILQ_ENTRY(local_client) entry;
+	TAILQ_ENTRY(local_client) wentry;	/* in watchers when ACTIVE */
 	struct bufferevent	*bev;
 	uid_t			 uid;
 	struct local_op		*pending;	/* async op waiting for commit */
 	int			 closing;	/* 1: close once output is sent;
 						   -1: drop now */
 	int			 in_process;	/* inside local_process() */
+	enum local_watch	 watch;
+	int			 urgent_only;	/* watch filter */
+	uint64_t		 backlog;	/* events queued since the output
+						   was last empty */
 };
 
 struct local_op {
@@ -69,7 +90,9 @@ struct local_op {
 };
 
 static TAILQ_HEAD(, local_client) clients = TAILQ_HEAD_INITIALIZER(clients);
+static TAILQ_HEAD(, local_client) watchers = TAILQ_HEAD_INITIALIZER(watchers);
 static unsigned			 n_clients;
+static unsigned			 n_watchers;	/* ACTIVE ones */
 static struct evconnlistener	*listener;
 static struct event		*resume_ev;
 static char			*sock_path;
@@ -92,6 +115,7 @@ op_name(int op)
 	case COMITY__LOCAL_REQUEST__OP_DIRECTORY:	return "directory";
 	case COMITY__LOCAL_REQUEST__OP_RECEIPT:		return "receipt";
 	case COMITY__LOCAL_REQUEST__OP_SEALED:		return "export";
+	case COMITY__LOCAL_REQUEST__OP_WATCH:		return "watch";
 	default:					return "unknown";
 	}
 }
@@ -123,11 +147,25 @@ errtext(int rc)
 
 /* ------------------------------------------------------------ clients */
 
+/* C stops receiving events (it may still flush what it has). */
+static void
+watch_stop(struct local_client *c, enum local_watch to)
+{
+	if (c->watch == LOCAL_WATCH_ACTIVE) {
+		TAILQ_REMOVE(&watchers, c, wentry);
+		n_watchers--;
+		log_info("local uid=%u stopped watching watchers=%u",
+		    (unsigned)c->uid, n_watchers);
+	}
+	c->watch = to;
+}
+
 static void
 client_free(struct local_client *c)
 {
 	if (c->pending != NULL)
 		c->pending->c = NULL;	/* the op completes on its own */
+	watch_stop(c, LOCAL_WATCH_NONE);
 	TAILQ_REMOVE(&clients, c, entry);
 	n_clients--;
 	bufferevent_free(c->bev);
@@ -581,6 +619,131 @@ do_directory(struct local_client *c)
 	free(ptrs);
 }
 
+/* ------------------------------------------------------------ watchers */
+
+/* Drop C at once: freed here, or by local_process() when inside it. */
+static void
+client_drop(struct local_client *c)
+{
+	watch_stop(c, LOCAL_WATCH_DROPPED);
+	if (c->in_process)
+		c->closing = -1;
+	else
+		client_free(c);
+}
+
+/*
+ * C reads too slowly: no more events; a last DROPPED one says why, after
+ * what is queued already (we never cut a frame), and the connection
+ * closes once that is flushed or its write times out.  The DROPPED frame
+ * is the only thing ever added past LOCAL_WATCH_OUTPUT_MAX.
+ */
+static void
+watch_drop(struct local_client *c)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	uint8_t		*frame;
+	size_t		 len;
+	char		 detail[128];
+
+	log_warnx("local uid=%u watcher reads too slowly (%llu events, %zu "
+	    "bytes unsent): dropped", (unsigned)c->uid,
+	    (unsigned long long)c->backlog, evbuffer_get_length(out));
+	snprintf(detail, sizeof(detail), "dropped: reading too slowly, %llu "
+	    "events pending", (unsigned long long)c->backlog);
+	watch_stop(c, LOCAL_WATCH_DROPPED);
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	frame = notify_frame(COMITY__WATCH_KIND__WATCH_DROPPED, NULL, detail,
+	    NULL, &len);
+	if (frame != NULL && evbuffer_add(out, frame, len) != 0)
+		log_warnx("local uid=%u: cannot queue the DROPPED event",
+		    (unsigned)c->uid);
+	free(frame);
+}
+
+/* Queue one event frame to watcher C, within its bound. */
+static void
+watch_send(struct local_client *c, const uint8_t *frame, size_t len)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+
+	if (c->closing || c->watch != LOCAL_WATCH_ACTIVE)
+		return;
+	if (evbuffer_get_length(out) > LOCAL_WATCH_OUTPUT_MAX ||
+	    len > LOCAL_WATCH_OUTPUT_MAX - evbuffer_get_length(out)) {
+		watch_drop(c);
+		return;
+	}
+	if (evbuffer_add(out, frame, len) != 0) {
+		log_warnx("local uid=%u: cannot queue a watch event: dropped",
+		    (unsigned)c->uid);
+		client_drop(c);
+		return;
+	}
+	c->backlog++;
+}
+
+static void
+do_watch(struct local_client *c, const Comity__WatchReq *req)
+{
+	struct timeval	 tv;
+	uint64_t	 ms = cd->conf->idle_timeout_ms;
+	uint8_t		*frame;
+	size_t		 len;
+
+	if (req == NULL) {
+		respond_error(c, COMITY_EINVAL, "empty watch request");
+		return;
+	}
+	if (n_watchers >= LOCAL_MAX_WATCHERS) {
+		log_op(c, COMITY__LOCAL_REQUEST__OP_WATCH, NULL, COMITY_EAGAIN,
+		    "too many watchers");
+		respond_error(c, COMITY_EAGAIN, "too many watchers already: "
+		    "try again later");
+		return;
+	}
+	c->watch = LOCAL_WATCH_ACTIVE;
+	c->urgent_only = req->urgent_only != 0;
+	TAILQ_INSERT_TAIL(&watchers, c, wentry);
+	n_watchers++;
+	/* nothing more to read from a watcher: only its writes time out */
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+	bufferevent_set_timeouts(c->bev, NULL, &tv);
+	log_info("local uid=%u watching%s watchers=%u", (unsigned)c->uid,
+	    c->urgent_only ? " urgent" : "", n_watchers);
+	frame = notify_frame(COMITY__WATCH_KIND__WATCH_SUBSCRIBED, NULL,
+	    c->urgent_only ? "watching events about urgent requests" :
+	    "watching all events", NULL, &len);
+	if (frame == NULL)
+		fatalx("local: cannot encode a SUBSCRIBED event");
+	watch_send(c, frame, len);
+	free(frame);
+}
+
+int
+local_watching(void)
+{
+	return n_watchers > 0;
+}
+
+void
+local_publish(const uint8_t *frame, size_t len, int urgent)
+{
+	struct local_client	*c, *next;
+
+	/* watch_send() may take C out of the list, never another one */
+	for (c = TAILQ_FIRST(&watchers); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, wentry);
+		if (c->urgent_only && !urgent)
+			continue;
+		watch_send(c, frame, len);
+	}
+}
+
+/* ------------------------------------------------------------ dispatch */
+
 static void
 dispatch(struct local_client *c, const Comity__LocalRequest *req)
 {
@@ -614,6 +777,9 @@ dispatch(struct local_client *c, const Comity__LocalRequest *req)
 		break;
 	case COMITY__LOCAL_REQUEST__OP_SEALED:
 		do_sealed(c, req->sealed);
+		break;
+	case COMITY__LOCAL_REQUEST__OP_WATCH:
+		do_watch(c, req->watch);
 		break;
 	default:
 		log_op(c, 0, NULL, COMITY_EINVAL, "unknown operation");
@@ -653,6 +819,14 @@ local_process(struct local_client *c)
 	c->in_process = 1;
 	while (c->pending == NULL && !c->closing) {
 		avail = evbuffer_get_length(in);
+		if (c->watch != LOCAL_WATCH_NONE) {
+			/* a watcher has nothing more to ask */
+			if (avail > 0) {
+				local_refuse(c, "data from a watcher: closed");
+				client_drop(c);
+			}
+			break;
+		}
 		if (avail < FRAME_HEADER_LEN)
 			break;
 		evbuffer_copyout(in, hdr, sizeof(hdr));
@@ -707,6 +881,8 @@ write_cb(struct bufferevent *bev, void *arg)
 {
 	struct local_client	*c = arg;
 
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		c->backlog = 0;		/* a watcher caught up */
 	/* the output drained: a closing client has had its last answer */
 	if (c->closing && c->pending == NULL &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
@@ -718,11 +894,16 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct local_client	*c = arg;
 
-	if (what & BEV_EVENT_TIMEOUT)
+	if ((what & BEV_EVENT_TIMEOUT) && c->watch != LOCAL_WATCH_NONE)
+		log_warnx("local uid=%u watcher read nothing for %llu ms: "
+		    "closed", (unsigned)c->uid,
+		    (unsigned long long)cd->conf->idle_timeout_ms);
+	else if (what & BEV_EVENT_TIMEOUT)
 		log_info("local uid=%u idle for %llu ms: closed",
 		    (unsigned)c->uid,
 		    (unsigned long long)cd->conf->idle_timeout_ms);
-	else if ((what & BEV_EVENT_EOF) && (c->pending != NULL ||
+	else if ((what & BEV_EVENT_EOF) && c->watch == LOCAL_WATCH_NONE &&
+	    (c->pending != NULL ||
 	    evbuffer_get_length(bufferevent_get_output(bev)) > 0)) {
 		/* half-closed: it may still read what it asked for */
 		c->closing = 1;
@@ -776,6 +957,10 @@ accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
 	/* never hold more than one whole frame (and its header) unread */
 	bufferevent_setwatermark(c->bev, EV_READ, 0,
 	    (size_t)LOCAL_FRAME_MAX + FRAME_HEADER_LEN);
+	/* a submit of megabytes in a few turns, not 16 KiB per turn */
+	if (bufferevent_set_max_single_read(c->bev, LOCAL_READ_CHUNK) != 0)
+		log_warnx("local uid=%u: cannot raise the read size",
+		    (unsigned)c->uid);
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);

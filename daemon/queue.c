@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -22,7 +23,10 @@
 #include "comityd.h"
 #include "conf.h"
 #include "directory.h"
+#include "expiry.h"
+#include "hook.h"
 #include "log.h"
+#include "notify.h"
 #include "peer.h"
 #include "queue.h"
 #include "receipt.h"
@@ -78,6 +82,34 @@ ctlq_key(uint8_t *key, const char *peer, uint64_t seq)
 	key[n] = '\0';
 	store_u64be(key + n + 1, seq);
 	return n + 1 + 8;
+}
+
+/* DB_EXPQ key: u64be(at_ns) || id */
+#define EXPQ_KEY_LEN	(8 + ENVELOPE_ID_LEN)
+
+static void
+expq_key(uint8_t key[EXPQ_KEY_LEN], int64_t at, const uint8_t *id)
+{
+	store_u64be(key, at > 0 ? (uint64_t)at : 0);
+	memcpy(key + 8, id, ENVELOPE_ID_LEN);
+}
+
+/* expq_put - have the expiry timer look at item ID at AT */
+static int
+expq_put(struct store_txn *t, int64_t at, const uint8_t *id)
+{
+	uint8_t	key[EXPQ_KEY_LEN];
+
+	expq_key(key, at, id);
+	return store_put(t, DB_EXPQ, key, sizeof(key), NULL, 0);
+}
+
+/* out_past_expiry - IT has an expiry and it has come */
+static int
+out_past_expiry(const Comity__OutItem *it, int64_t now)
+{
+	return it->envelope->expires_at_ns != 0 &&
+	    now >= it->envelope->expires_at_ns;
 }
 
 /* DB_IN key: id || from */
@@ -310,6 +342,9 @@ submit_apply(struct store_txn *t, void *arg)
 	if (op->idem != NULL && (rc = store_put(t, DB_IDEM, op->idem,
 	    strlen(op->idem), env->id.data, ENVELOPE_ID_LEN)) != 0)
 		return rc;
+	if (env->expires_at_ns != 0 &&
+	    (rc = expq_put(t, env->expires_at_ns, env->id.data)) != 0)
+		return rc;
 	snprintf(detail, sizeof(detail),
 	    "to=%s type=%s priority=%s size=%zu documents=%u", env->to,
 	    type_name(it->meta->type),
@@ -333,6 +368,8 @@ submit_done(void *arg, int rc)
 		    COMITY__PRIORITY__PRIORITY_URGENT ? " urgent" : "");
 		peer_kick(env->to,
 		    env->priority == COMITY__PRIORITY__PRIORITY_URGENT);
+		if (env->expires_at_ns != 0)
+			expiry_note(env->expires_at_ns);
 	} else if (rc != 0) {
 		snprintf(op->res->err, sizeof(op->res->err), "%s",
 		    rc == COMITY_ESTOREFULL ? "store full" :
@@ -607,6 +644,9 @@ id_op_done(void *arg, int rc)
 		    "cancelled", op->peer);
 		if (op->kind == COMITY__STATE__STATE_RETRIEVED)
 			peer_kick(op->peer, 0);
+		notify_id(COMITY__WATCH_KIND__WATCH_STATE, op->id, op->kind ==
+		    COMITY__STATE__STATE_RETRIEVED ? "retrieved" : "cancelled",
+		    NULL);
 	}
 	if (op->cb != NULL)
 		op->cb(op->arg, rc);
@@ -1026,7 +1066,8 @@ queue_next_out(const char *peer, int urgent, uint64_t after,
 	const void		*k, *v, *bv;
 	size_t			 kl, vl, bvl, plen;
 	uint8_t			 start[QKEY_MAX], bkey[1 + ENVELOPE_ID_LEN];
-	int			 rc, n = 0;
+	int64_t			 now = now_ns();
+	int			 rc, n = 0, skipped = 0;
 
 	plen = outq_key(start, peer, urgent ? PRIO_URGENT : PRIO_NORMAL,
 	    after + 1) - 8;
@@ -1046,6 +1087,13 @@ queue_next_out(const char *peer, int urgent, uint64_t after,
 			continue;
 		if ((it = get_out(t, v, &rc)) == NULL)
 			continue;
+		if (out_past_expiry(it, now)) {
+			/* never sent after its expiry: the timer expires it */
+			wire_free(it);
+			if (++skipped == EXPIRY_SKIP_MAX)
+				break;
+			continue;
+		}
 		if (store_get(t, DB_BLOB, bkey, blob_key(bkey, 'o', v,
 		    ENVELOPE_ID_LEN), &bv, &bvl) != 0) {
 			char	h[33];
@@ -1071,6 +1119,11 @@ queue_next_out(const char *peer, int urgent, uint64_t after,
 	}
 	store_cursor_close(c);
 	rc = 0;
+	if (skipped > 0)
+		expiry_kick();
+	/* only expired items so far: wait for the expiry commit's kick */
+	if (n == 0 && skipped == EXPIRY_SKIP_MAX)
+		rc = COMITY_EAGAIN;
 done:
 	store_read_end(t);
 	return rc != 0 ? rc : n;
@@ -1166,6 +1219,212 @@ queue_mark_sent(const char *peer, const uint8_t id[16])
 	store_batch_add(cd->store, sent_apply, free_done, op);
 }
 
+/* ------------------------------------------------------------ expiry */
+
+/*
+ * DB_EXPQ holds, for each outbox item with an expiry that may still need
+ * it, the time to look at it next: its expires_at when it is submitted,
+ * a little later while it is in flight.  Entries of items that ended
+ * otherwise (delivered, rejected, cancelled) are not removed by those
+ * transitions but dropped when they fall due, so the other transitions
+ * need not know about expiry.
+ */
+struct expire_op {
+	size_t		 n;		/* items expired by this commit */
+	uint8_t		 ids[EXPIRY_BATCH][ENVELOPE_ID_LEN];
+	char		 peers[EXPIRY_BATCH][ID_MAX + 1];
+	queue_cb	 cb;
+	void		*arg;
+};
+
+/*
+ * expire_item - the EXPIRED transition of IT (QUEUED or SENT, not in
+ * flight) in the caller's transaction: state, expired_at and reason, out
+ * of the send queue, and its EXPIRED audit record.
+ */
+static int
+expire_item(struct store_txn *t, Comity__OutItem *it, const uint8_t *id,
+    int64_t now)
+{
+	char	detail[96];
+	int	rc;
+
+	snprintf(detail, sizeof(detail), "not delivered by its expiry time: "
+	    "was %s, attempts=%u", it->state == COMITY__STATE__STATE_SENT ?
+	    "SENT" : "QUEUED", it->attempts);
+	it->state = COMITY__STATE__STATE_EXPIRED;
+	it->times->expired_at = now;
+	/* an absent string decodes to protobuf-c's static "" */
+	if (it->reason != protobuf_c_empty_string)
+		free(it->reason);
+	it->reason = xstrdup("not delivered by its expiry time");
+	if ((rc = outq_del(t, it)) != 0 ||
+	    (rc = put_msg(t, DB_OUT, id, ENVELOPE_ID_LEN, &it->base)) != 0)
+		return rc;
+	return audit_append(t, AUDIT_EXPIRED, id, it->envelope->to,
+	    AUDIT_NO_UID, detail, now);
+}
+
+/*
+ * expire_entry - act on the due expiry index entry KEY: expire its item,
+ * look again later while it is in flight (the receiver decides by its
+ * own clock, and its receipt may be on the way), or drop the entry.
+ */
+static int
+expire_entry(struct store_txn *t, struct expire_op *op,
+    const uint8_t key[EXPQ_KEY_LEN], int64_t now)
+{
+	const uint8_t	*id = key + 8;
+	Comity__OutItem	*it;
+	int64_t		 again = 0;
+	int		 rc;
+
+	if ((it = get_out(t, id, &rc)) == NULL) {
+		if (rc != COMITY_ENOTFOUND && rc != COMITY_ECORRUPT)
+			return rc;
+		return store_del(t, DB_EXPQ, key, EXPQ_KEY_LEN);
+	}
+	if (it->state != COMITY__STATE__STATE_QUEUED &&
+	    it->state != COMITY__STATE__STATE_SENT)
+		again = 0;		/* it ended otherwise */
+	else if (!out_past_expiry(it, now))
+		again = it->envelope->expires_at_ns;
+	else if (peer_is_sending(it->envelope->to, id))
+		again = now + (int64_t)EXPIRY_RECHECK_MS * 1000000;
+	else {
+		if ((rc = expire_item(t, it, id, now)) != 0)
+			goto out;
+		memcpy(op->ids[op->n], id, ENVELOPE_ID_LEN);
+		snprintf(op->peers[op->n], sizeof(op->peers[op->n]), "%s",
+		    it->envelope->to);
+		op->n++;
+	}
+	if ((rc = store_del(t, DB_EXPQ, key, EXPQ_KEY_LEN)) == 0 && again != 0)
+		rc = expq_put(t, again, id);
+out:
+	wire_free(it);
+	return rc;
+}
+
+static int
+expire_apply(struct store_txn *t, void *arg)
+{
+	struct expire_op	*op = arg;
+	struct store_cursor	*c;
+	const void		*k, *v;
+	size_t			 kl, vl, i, nkeys = 0, badlen = 0;
+	uint8_t			(*keys)[EXPQ_KEY_LEN], *bad = NULL;
+	int64_t			 now = now_ns();
+	int			 rc;
+
+	op->n = 0;
+	if ((rc = store_cursor_open(t, DB_EXPQ, &c)) != 0)
+		return rc;
+	/* copy the due keys first: the entries change as they are handled */
+	keys = xcalloc(EXPIRY_BATCH, EXPQ_KEY_LEN);
+	for (rc = store_cursor_seek(c, NULL, 0, &k, &kl, &v, &vl);
+	    rc == 0 && nkeys < EXPIRY_BATCH;
+	    rc = store_cursor_next(c, &k, &kl, &v, &vl)) {
+		if (kl != EXPQ_KEY_LEN) {
+			bad = xmemdup(k, kl);
+			badlen = kl;
+			break;
+		}
+		if ((int64_t)store_get_u64be(k) > now)
+			break;
+		memcpy(keys[nkeys++], k, EXPQ_KEY_LEN);
+	}
+	store_cursor_close(c);
+	if (rc == 0 || rc == COMITY_ENOTFOUND)
+		rc = bad != NULL ? store_quarantine(t, DB_EXPQ, bad, badlen) : 0;
+	for (i = 0; i < nkeys && rc == 0; i++)
+		rc = expire_entry(t, op, keys[i], now);
+	free(keys);
+	free(bad);
+	return rc;
+}
+
+static void
+expire_done(void *arg, int rc)
+{
+	struct expire_op	*op = arg;
+	char			 h[33];
+	size_t			 i, j;
+
+	for (i = 0; rc == 0 && i < op->n; i++) {
+		log_info("%s expired peer=%s", idhex(op->ids[i], h),
+		    op->peers[i]);
+		notify_id(COMITY__WATCH_KIND__WATCH_STATE, op->ids[i],
+		    "expired", NULL);
+	}
+	/* a send pick may have stopped at these items: let the peers go on */
+	for (i = 0; rc == 0 && i < op->n; i++) {
+		for (j = 0; j < i; j++)
+			if (strcmp(op->peers[j], op->peers[i]) == 0)
+				break;
+		if (j == i && queue_pending(op->peers[i]))
+			peer_kick(op->peers[i], 0);
+	}
+	op->cb(op->arg, rc);
+	free(op);
+}
+
+/*
+ * expired_overtaken - a DELIVERED or RETRIEVED receipt came for IT after
+ * we had marked it EXPIRED (sent, then the link was lost before the
+ * receipt).  The receiver stored it in time by its own clock and its
+ * signed receipt is the truth: the caller moves the state on as the
+ * receipt says; expired_at stays, and the reason tells the story.
+ */
+static void
+expired_overtaken(Comity__OutItem *it)
+{
+	if (it->state != COMITY__STATE__STATE_EXPIRED)
+		return;
+	if (it->reason != protobuf_c_empty_string)
+		free(it->reason);
+	it->reason = xstrdup("delivered in time by the receiver's clock; its "
+	    "receipt came after we marked the request expired");
+}
+
+void
+queue_expire_due(queue_cb cb, void *arg)
+{
+	struct expire_op	*op = xcalloc(1, sizeof(*op));
+
+	op->cb = cb;
+	op->arg = arg;
+	store_batch_add(cd->store, expire_apply, expire_done, op);
+}
+
+int
+queue_expiry_next(int64_t *at)
+{
+	struct store_txn	*t;
+	struct store_cursor	*c;
+	const void		*k, *v;
+	size_t			 kl, vl;
+	int			 rc;
+
+	*at = 0;
+	if ((rc = store_read_begin(cd->store, &t)) != 0)
+		return rc;
+	if ((rc = store_cursor_open(t, DB_EXPQ, &c)) == 0) {
+		rc = store_cursor_seek(c, NULL, 0, &k, &kl, &v, &vl);
+		if (rc == 0) {
+			/* a malformed key is due now, to be quarantined */
+			*at = kl == EXPQ_KEY_LEN ?
+			    (int64_t)store_get_u64be(k) : 1;
+			if (*at <= 0)
+				*at = 1;
+		} else if (rc == COMITY_ENOTFOUND)
+			rc = 0;
+		store_cursor_close(c);
+	}
+	store_read_end(t);
+	return rc;
+}
+
 /* ------------------------------------------------------------ receipts */
 
 struct receipt_op {
@@ -1174,6 +1433,7 @@ struct receipt_op {
 	size_t			 len;
 	Comity__ReceiptContent	*rc;
 	struct queue_receipt_res *res;
+	int			 changed;	/* the item was updated */
 	queue_cb		 cb;
 	void			*arg;
 };
@@ -1201,6 +1461,7 @@ receipt_apply(struct store_txn *t, void *arg)
 
 	op->res->err[0] = '\0';
 	op->res->final = 0;
+	op->changed = 0;
 	if ((it = get_out(t, rc->envelope_id.data, &r)) == NULL) {
 		if (r != COMITY_ENOTFOUND)
 			return r;
@@ -1229,6 +1490,7 @@ receipt_apply(struct store_txn *t, void *arg)
 		}
 		set_bytes(&it->retrieved_receipt, op->buf, op->len);
 		it->times->retrieved_at = now;
+		expired_overtaken(it);
 		if (it->state == COMITY__STATE__STATE_QUEUED ||
 		    it->state == COMITY__STATE__STATE_SENT ||
 		    it->state == COMITY__STATE__STATE_CANCELLED) {
@@ -1248,6 +1510,7 @@ receipt_apply(struct store_txn *t, void *arg)
 		if (rc->kind == COMITY__RECEIPT_KIND__RECEIPT_DELIVERED) {
 			it->times->delivered_at = now;
 			event = AUDIT_DELIVERED;
+			expired_overtaken(it);
 			if (it->state != COMITY__STATE__STATE_RETRIEVED)
 				it->state = COMITY__STATE__STATE_DELIVERED;
 		} else {
@@ -1270,6 +1533,7 @@ receipt_apply(struct store_txn *t, void *arg)
 		goto out;
 	r = audit_append(t, event, rc->envelope_id.data, op->peer,
 	    AUDIT_NO_UID, NULL, now);
+	op->changed = r == 0;
 out:
 	wire_free(it);
 	return r;
@@ -1288,6 +1552,12 @@ receipt_done(void *arg, int rc)
 		log_info("%s %s peer=%s", idhex(op->res->id, h),
 		    op->rc->kind == COMITY__RECEIPT_KIND__RECEIPT_REJECTED ?
 		    "rejected" : "delivered", op->peer);
+	if (rc == 0 && op->changed)
+		notify_id(COMITY__WATCH_KIND__WATCH_STATE, op->res->id,
+		    op->rc->kind == COMITY__RECEIPT_KIND__RECEIPT_DELIVERED ?
+		    "delivered" : op->rc->kind ==
+		    COMITY__RECEIPT_KIND__RECEIPT_REJECTED ? "rejected" :
+		    "retrieved", NULL);
 	op->cb(op->arg, rc);
 	wire_free(op->rc);
 	free(op->buf);
@@ -1359,6 +1629,7 @@ queue_ctl_ack(const char *peer, const uint8_t id[16], int kind)
 /* ------------------------------------------------------------ receiving */
 
 struct envelope_op {
+	struct envelope_op	*next;		/* opening queue */
 	char			 peer[ID_MAX + 1];
 	Comity__Envelope	*env;		/* a deep copy */
 	X509			*peer_cert;	/* a reference, or NULL */
@@ -1367,6 +1638,7 @@ struct envelope_op {
 	int			 type;
 	char			*case_ref;
 	uint32_t		 documents;
+	int64_t			 received_at;	/* as stored */
 	struct queue_envelope_res *res;
 	queue_cb		 cb;
 	void			*arg;
@@ -1540,6 +1812,7 @@ envelope_apply(struct store_txn *t, void *arg)
 	hdr.body.data = NULL;
 	hdr.body.len = 0;
 	times.received_at = now;
+	op->received_at = now;
 	meta.type = op->type;
 	meta.case_ref = op->case_ref;
 	meta.documents = op->documents;
@@ -1593,21 +1866,86 @@ envelope_done(void *arg, int rc)
 		free(res->frame);
 		res->frame = NULL;
 		snprintf(res->err, sizeof(res->err), "%s",
-		    rc == COMITY_ESTOREFULL ? "store full" : "store error");
+		    rc == COMITY_ESTOREFULL ? "store full" :
+		    rc == COMITY_EAGAIN ? "stopping" : "store error");
 	} else if (res->kind == COMITY__RECEIPT_KIND__RECEIPT_REJECTED)
 		log_warnx("%s rejected from=%s: %s", idhex(res->id, h),
 		    op->peer, res->err);
 	else if (res->duplicate)
 		log_info("%s duplicate from=%s: original receipt sent again",
 		    idhex(res->id, h), op->peer);
-	else
+	else {
 		log_info("%s received from=%s size=%zu%s", idhex(res->id, h),
 		    op->peer, op->env->body.len, res->urgent ? " urgent" : "");
+		notify_id(op->env->kind == COMITY__ENVELOPE_KIND__KIND_NOTICE ?
+		    COMITY__WATCH_KIND__WATCH_NOTICE :
+		    COMITY__WATCH_KIND__WATCH_ARRIVED, res->id, NULL, NULL);
+		if (res->urgent)
+			hook_arrival(res->id, op->peer, op->type, op->case_ref,
+			    op->received_at);
+	}
 	op->cb(op->arg, rc);
 	wire_free(op->env);
 	X509_free(op->peer_cert);
 	free(op->case_ref);
 	free(op);
+}
+
+/*
+ * admit - open OP's body (outside the store transaction) unless the header
+ * will be refused anyway or the envelope is a resend (found in the inbox:
+ * the original receipt goes back unopened), then queue it for the commit.
+ */
+static void
+admit(struct envelope_op *op)
+{
+	if (strcmp(op->env->from, op->peer) == 0 &&
+	    strcmp(op->env->to, cd->self) == 0 && !seen(op->peer, op->env))
+		open_body(op);
+	store_batch_add(cd->store, envelope_apply, envelope_done, op);
+}
+
+/*
+ * The opening queue: an urgent envelope is opened as it is read; normal
+ * ones wait here and are opened OPEN_CHUNK at a time from an event, so
+ * that the loop reads the links in between and an urgent envelope behind
+ * a bulk batch is opened and committed before the rest of the batch.
+ */
+static struct envelope_op	*openq_head, **openq_tail = &openq_head;
+static struct event		*openq_ev;
+
+static void	openq_schedule(void);
+
+static void
+openq_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct envelope_op	*op;
+	int			 i;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	for (i = 0; i < OPEN_CHUNK && (op = openq_head) != NULL; i++) {
+		if ((openq_head = op->next) == NULL)
+			openq_tail = &openq_head;
+		op->next = NULL;
+		admit(op);
+	}
+	if (openq_head != NULL)
+		openq_schedule();
+}
+
+static void
+openq_schedule(void)
+{
+	static const struct timeval	now = { 0, 0 };
+
+	if (openq_ev == NULL &&
+	    (openq_ev = evtimer_new(cd->base, openq_cb, NULL)) == NULL)
+		fatalx("evtimer_new");
+	/* a zero timeout runs after the next poll for input, not before */
+	if (!evtimer_pending(openq_ev, NULL))
+		evtimer_add(openq_ev, &now);
 }
 
 int
@@ -1647,16 +1985,31 @@ queue_envelope_in(const char *peer, X509 *peer_cert,
 	op->res = res;
 	op->cb = cb;
 	op->arg = arg;
-	/*
-	 * The crypto runs here, outside the store transaction, unless the
-	 * header will be refused anyway or the envelope is a resend (found
-	 * in the inbox: the original receipt goes back unopened).
-	 */
-	if (strcmp(e->from, peer) == 0 && strcmp(e->to, cd->self) == 0 &&
-	    !seen(peer, e))
-		open_body(op);
-	store_batch_add(cd->store, envelope_apply, envelope_done, op);
+	if (res->urgent)
+		admit(op);
+	else {
+		*openq_tail = op;
+		openq_tail = &op->next;
+		openq_schedule();
+	}
 	return 0;
+}
+
+void
+queue_stop(void)
+{
+	struct envelope_op	*op;
+
+	/* not stored, not answered: the sender sends them again */
+	while ((op = openq_head) != NULL) {
+		openq_head = op->next;
+		envelope_done(op, COMITY_EAGAIN);
+	}
+	openq_tail = &openq_head;
+	if (openq_ev != NULL) {
+		event_free(openq_ev);
+		openq_ev = NULL;
+	}
 }
 
 /* ------------------------------------------------------------ stats, init */

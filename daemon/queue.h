@@ -1,8 +1,8 @@
 /*
  * queue.h - the life cycle of outbox and inbox items.
  *
- * Every transition (submit, sent, delivered, rejected, cancelled,
- * received, retrieved) is one store batch operation that also appends its
+ * Every transition (submit, sent, delivered, rejected, expired,
+ * cancelled, received, retrieved) is one store batch operation that also appends its
  * audit record, so the state change and its record commit together.
  * Writes are asynchronous: the caller's callback runs after the group
  * commit with the outcome; only then may anything be acknowledged.
@@ -10,12 +10,13 @@
  * transactions and copy out what they return.
  *
  * Sender side:   QUEUED -> SENT -> DELIVERED -> RETRIEVED
- *                or REJECTED, CANCELLED (before delivery)
+ *                or REJECTED, EXPIRED, CANCELLED (before delivery)
  * Receiver side: RECEIVED -> RETRIEVED
  *
  * Keys: see store.h.  An outbox item stays in DB_OUTQ until a final
- * receipt (DELIVERED or REJECTED) arrives, so anything queued or in flight
- * is sent again after a restart or a lost link.
+ * receipt (DELIVERED or REJECTED) arrives, it expires or it is cancelled,
+ * so anything queued or in flight is sent again after a restart or a lost
+ * link.  An item past its expires_at is never handed out for sending.
  */
 #ifndef COMITY_QUEUE_H
 #define COMITY_QUEUE_H
@@ -121,7 +122,10 @@ struct queue_out {
 /*
  * queue_next_out - up to MAX items queued for PEER in class URGENT (1) or
  * normal (0) with a queue position after AFTER, in order.  Returns the
- * number filled into OUT (0 when none), or a negative COMITY_E*.
+ * number filled into OUT (0 when none), or a negative COMITY_E*.  Items
+ * past their expiry are passed over (and the expiry timer woken); after
+ * EXPIRY_SKIP_MAX of them with nothing to send it returns COMITY_EAGAIN:
+ * the expiry commit kicks the peer (peer_kick) when it has removed them.
  */
 int	queue_next_out(const char *peer, int urgent, uint64_t after,
 	    struct queue_out *out, int max);
@@ -200,6 +204,28 @@ int	queue_pending(const char *peer);
  * refusals); fire and forget.  id: 16 bytes or NULL. */
 void	queue_audit(int event, const uint8_t *id, const char *peer,
 	    const char *detail);
+
+/* queue_stop - at stop: envelopes read but not yet opened are dropped
+ * unanswered (their callbacks run with COMITY_EAGAIN); the sender sends
+ * them again */
+void	queue_stop(void);
+
+/*
+ * queue_expire_due - one bounded step of the expiry timer (expiry.c), one
+ * store operation: of the expiry index entries due now (at most
+ * EXPIRY_BATCH), each outbox item still QUEUED or SENT past its
+ * expires_at becomes EXPIRED (expired_at, reason, EXPIRED audit record,
+ * out of the send queue, all in one transaction); one in flight on a link
+ * is looked at again EXPIRY_RECHECK_MS later, since the receiver decides
+ * by its own clock and its receipt may be on the way; entries of items
+ * that ended otherwise are dropped.  Logs and notifies watchers of each
+ * expiry; cb(arg, rc) runs after the commit.
+ */
+void	queue_expire_due(queue_cb cb, void *arg);
+
+/* queue_expiry_next - when the first expiry index entry falls due (ns
+ * since the epoch), 0 when there is none.  Returns 0 or COMITY_E*. */
+int	queue_expiry_next(int64_t *at_ns);
 
 /* queue_init - at start: audit genesis, STARTED record (one commit) */
 int	queue_init(void);

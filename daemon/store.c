@@ -83,6 +83,7 @@ static const char *const db_names[DB__COUNT] = {
 	[DB_AUDIT] = "audit",
 	[DB_CORRUPT] = "corrupt",
 	[DB_BLOB] = "blob",
+	[DB_EXPQ] = "expq",
 };
 
 static void	store_flush_cb(evutil_socket_t, short, void *);

@@ -46,6 +46,8 @@ enum store_db {
 	DB_AUDIT,	/* u64be seq -> AuditRecord */
 	DB_CORRUPT,	/* quarantined undecodable records: db(1) || key -> value */
 	DB_BLOB,	/* 'o' || id, or 'i' || id || from -> sealed envelope body */
+	DB_EXPQ,	/* u64be at_ns || envelope id -> "": when to look at an
+			 * outbox item with an expiry next (see queue.h) */
 	DB__COUNT
 };
 

@@ -67,5 +67,6 @@ int	cmd_receipt(int, char **);
 int	cmd_export(int, char **);
 int	cmd_peers(int, char **);
 int	cmd_directory(int, char **);
+int	cmd_watch(int, char **);
 
 #endif /* COMITY_CLI_H */

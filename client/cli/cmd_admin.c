@@ -7,6 +7,7 @@
 #include <sysexits.h>
 
 #include "cli.h"
+#include "office.h"
 #include "output.h"
 
 static int
@@ -141,17 +142,31 @@ str_array(const char **v, size_t n)
 	return a;
 }
 
+/* The counterpart's local time now and whether its office is open. */
 static json_t *
-dir_json(const struct comity_dir_entry *e)
+dir_json(const struct comity_dir_entry *e, int64_t now)
 {
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
+	struct office	o;
+	char		lt[40], off[16];
+
+	office_eval(e->timezone, e->hours, now, &o);
+	if (o.zone_known) {
+		office_fmt_rfc3339(&o.local, o.gmtoff, lt, sizeof(lt));
+		office_fmt_offset(o.gmtoff, off, sizeof(off));
+	}
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+	    "s:o, s:o, s:b}",
 	    "id", out_jstr(e->id),
 	    "name", out_jstr(e->name),
 	    "endpoint", out_jstr(e->endpoint),
 	    "accepts", str_array(e->accepts, e->naccepts),
 	    "languages", str_array(e->languages, e->nlanguages),
 	    "timezone", out_jstr(e->timezone),
+	    "local_time", o.zone_known ? json_string(lt) : json_null(),
+	    "utc_offset", o.zone_known ? json_string(off) : json_null(),
 	    "hours", out_jstr(e->hours),
+	    "office", o.state == OFFICE_OPEN ? json_string("open") :
+	    o.state == OFFICE_CLOSED ? json_string("closed") : json_null(),
 	    "urgent", out_jstr(e->urgent),
 	    "pin", e->pin[0] != '\0' ? out_jstr(e->pin) : json_null(),
 	    "self", e->self);
@@ -172,8 +187,12 @@ print_list(const char **v, size_t n, const char *none)
 }
 
 static void
-dir_text(const struct comity_dir_entry *e)
+dir_text(const struct comity_dir_entry *e, int64_t now)
 {
+	struct office	o;
+	char		lt[40];
+
+	office_eval(e->timezone, e->hours, now, &o);
 	out_text(stdout, e->id);
 	fputs(e->self ? "  (this authority)\n" : "\n", stdout);
 	printf("  %-10s ", "name");
@@ -185,11 +204,29 @@ dir_text(const struct comity_dir_entry *e)
 	printf("\n  %-10s ", "languages");
 	print_list(e->languages, e->nlanguages, "-");
 	printf("\n  %-10s ", "timezone");
-	out_text(stdout, e->timezone);
+	out_text(stdout, e->timezone[0] != '\0' ? e->timezone : "-");
+	printf("\n  %-10s ", "local time");
+	if (o.zone_known) {
+		office_fmt_short(&o.local, o.gmtoff, lt, sizeof(lt));
+		fputs(lt, stdout);
+	} else if (e->timezone[0] != '\0') {
+		fputs("unknown: ", stdout);
+		out_text(stdout, o.why);
+	} else
+		fputs("-", stdout);
 	printf("\n  %-10s ", "hours");
-	out_text(stdout, e->hours);
+	out_text(stdout, e->hours[0] != '\0' ? e->hours : "-");
+	if (o.state == OFFICE_OPEN)
+		fputs(" (open now)", stdout);
+	else if (o.state == OFFICE_CLOSED)
+		fputs(" (closed now)", stdout);
+	else if (e->hours[0] != '\0' && o.zone_known) {
+		fputs(" (", stdout);
+		out_text(stdout, o.why);
+		fputs(")", stdout);
+	}
 	printf("\n  %-10s ", "urgent");
-	out_text(stdout, e->urgent);
+	out_text(stdout, e->urgent[0] != '\0' ? e->urgent : "-");
 	putchar('\n');
 }
 
@@ -199,6 +236,7 @@ cmd_directory(int argc, char **argv)
 	struct comity_dir_entry	*ents = NULL;
 	comity_conn		*conn;
 	size_t			 i, n;
+	int64_t			 now = cli_now_ns();
 	int			 rc, st;
 
 	if ((st = no_args(argc, argv)) != -1)
@@ -213,8 +251,8 @@ cmd_directory(int argc, char **argv)
 	comity_close(conn);
 	for (i = 0; i < n && st == EX_OK; i++) {
 		if (!cli.json)
-			dir_text(&ents[i]);
-		else if (out_line(stdout, dir_json(&ents[i])) != 0)
+			dir_text(&ents[i], now);
+		else if (out_line(stdout, dir_json(&ents[i], now)) != 0)
 			st = cli_fail(EX_SOFTWARE, "cannot encode an entry");
 	}
 	comity_free(ents);

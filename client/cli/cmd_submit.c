@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "office.h"
 #include "output.h"
 
 /* No document can be larger than the largest local frame. */
@@ -220,6 +221,53 @@ submit_opts(int argc, char **argv, struct comity_submit *s)
 	return -1;
 }
 
+/*
+ * After an urgent submit to a counterpart outside its office hours, say
+ * so on stderr with its urgent procedure, so that the officer also
+ * phones.  Stdout keeps only the id.
+ */
+static void
+urgent_note(comity_conn *conn, const char *to)
+{
+	struct comity_dir_entry		*ents = NULL;
+	const struct comity_dir_entry	*e = NULL;
+	struct office			 o;
+	char				 clock[32];
+	size_t				 i, n = 0;
+	int				 rc;
+
+	if ((rc = comity_directory(conn, &ents, &n)) != 0) {
+		fprintf(stderr, "comity: submit: could not check the office "
+		    "hours of %s: %s\n", to, comity_strerror(rc));
+		return;
+	}
+	for (i = 0; i < n && e == NULL; i++)
+		if (strcmp(ents[i].id, to) == 0)
+			e = &ents[i];
+	if (e == NULL || e->hours[0] == '\0')
+		goto out;
+	office_eval(e->timezone, e->hours, cli_now_ns(), &o);
+	if (o.state == OFFICE_OPEN)
+		goto out;
+	out_text(stderr, to);
+	if (o.state == OFFICE_CLOSED) {
+		office_fmt_clock(&o.local, clock, sizeof(clock));
+		fprintf(stderr, " is outside office hours (%s ", clock);
+		out_text(stderr, e->timezone);
+		fputs(")", stderr);
+	} else {
+		fputs(": office hours cannot be checked (", stderr);
+		out_text(stderr, o.why);
+		fputs(")", stderr);
+	}
+	fputs(": urgent procedure: ", stderr);
+	out_text(stderr, e->urgent[0] != '\0' ? e->urgent :
+	    "none given in the directory");
+	fputc('\n', stderr);
+out:
+	comity_free(ents);
+}
+
 int
 cmd_submit(int argc, char **argv)
 {
@@ -264,6 +312,9 @@ cmd_submit(int argc, char **argv)
 		    existed));
 	else
 		printf("%s\n", id);
+	fflush(stdout);
+	if (s.urgent)
+		urgent_note(conn, s.to);
 	st = EX_OK;
 out:
 	comity_close(conn);

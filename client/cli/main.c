@@ -49,6 +49,11 @@ static const struct command {
 	  "goes back to the sender." },
 	{ "cancel", cmd_cancel, "cancel ID",
 	  "Withdraw a request that is not delivered yet." },
+	{ "watch", cmd_watch, "watch [--urgent]",
+	  "Print events as they happen, one line each, until interrupted:\n"
+	  "arrivals, receipts and other state changes, warnings about\n"
+	  "urgent requests.  --urgent: only events about urgent requests.\n"
+	  "A watcher that reads too slowly is dropped (exit status 75)." },
 	{ "receipt", cmd_receipt,
 	  "receipt ID [--kind delivered|retrieved] --out FILE.p7s",
 	  "Export a signed receipt (DER CMS), which `openssl cms -verify\n"

@@ -24,7 +24,9 @@
  *  - comity_receipt() exports a signed receipt (DER CMS SignedData) that
  *    stock `openssl cms -verify` checks; comity_sealed() exports a
  *    sealed request that the recipient opens with stock `openssl cms`;
- *  - comity_peers() and comity_directory() describe the counterparts.
+ *  - comity_peers() and comity_directory() describe the counterparts;
+ *  - comity_watch() streams events as they happen: arrivals, receipts and
+ *    other state changes, warnings about urgent requests.
  *
  * @section conventions Conventions
  *
@@ -604,6 +606,98 @@ struct comity_dir_entry {
  */
 COMITY_EXPORT int comity_directory(comity_conn *conn,
     struct comity_dir_entry **entries, size_t *n);
+/** @} */
+
+/**
+ * @defgroup watch Watching events
+ * @{
+ */
+
+/** What a watch event reports (comity_watch()). */
+enum comity_event_kind {
+	COMITY_EVENT_ARRIVED = 1,	/**< a request was stored in our inbox */
+	COMITY_EVENT_STATE = 2,		/**< an item changed state: delivered,
+					     rejected, retrieved, cancelled,
+					     expired */
+	COMITY_EVENT_WARNING = 3,	/**< ours, urgent, still not delivered:
+					     @c procedure says whom to call */
+	COMITY_EVENT_ESCALATION = 4,	/**< an urgent arrival still not
+					     retrieved */
+	COMITY_EVENT_NOTICE = 5,	/**< a counterpart's notice arrived */
+	COMITY_EVENT_DROPPED = 6,	/**< the daemon drops this watcher (it
+					     read too slowly); the last event */
+	COMITY_EVENT_SUBSCRIBED = 7,	/**< the first event: the watch is live */
+};
+
+/** One event.  Strings are never NULL ("" when absent). */
+struct comity_event {
+	int		 kind;		/**< #comity_event_kind; a value not in
+					     it comes from a newer daemon */
+	struct comity_item item;	/**< the item concerned, as it is after
+					     the event, when @c has_item */
+	int		 has_item;	/**< 0 for SUBSCRIBED and DROPPED: @c item
+					     is then zero with "" strings */
+	int64_t		 at;		/**< when the daemon sent it, ns */
+	const char	*detail;	/**< one line for people, e.g. "delivered" */
+	const char	*procedure;	/**< WARNING: the counterpart's urgent
+					     contact procedure */
+};
+
+/**
+ * @brief Called once per event by comity_watch().
+ * @param[in] ev the event; borrowed, valid only during the call.
+ * @param[in] arg the caller's argument.
+ * @return 0 to go on waiting; anything else ends the watch.
+ */
+typedef int (*comity_event_cb)(const struct comity_event *ev, void *arg);
+
+/**
+ * @brief Upper-case name of an event kind ("ARRIVED" ... "SUBSCRIBED").
+ * @param[in] kind a #comity_event_kind value.
+ * @return the name; "UNKNOWN" for anything else.
+ * @note The string is static.
+ */
+COMITY_EXPORT const char *comity_event_name(int kind);
+
+/**
+ * @brief Subscribe to the daemon's events and receive them as they happen,
+ * without polling, until @p cb asks to stop.
+ *
+ * The first event is #COMITY_EVENT_SUBSCRIBED: from then on nothing that
+ * happens is missed, unless the watcher is dropped.  Events about items
+ * carry the item as it is after the event.  The daemon never waits for a
+ * watcher: one that leaves more than about a megabyte of events unread
+ * (its callback is slow, or the process stopped) is dropped: it receives a
+ * last #COMITY_EVENT_DROPPED event, given to @p cb like the others, and
+ * comity_watch() returns #COMITY_EAGAIN.  Watch again, and use
+ * comity_list() to catch up on what happened in between.
+ *
+ * The call blocks for as long as the watch lasts: reads wait for ever,
+ * whatever comity_set_timeout() set, and a signal does not interrupt the
+ * wait (a handler that must end it can exit the process).
+ * @param[in] conn the connection.  It carries the watch alone: after the
+ * call returns, whatever it returns, every other call on it fails with
+ * #COMITY_EINVAL; close it and connect again.
+ * @param[in] urgent_only non-zero: only events about urgent items (and
+ * those about no item: SUBSCRIBED, DROPPED).
+ * @param[in] cb called for each event, in order, in the calling thread;
+ * it must not use @p conn (other connections are fine).
+ * @param[in] arg passed to @p cb.
+ * @note Event strings, like item strings, come partly from counterparts:
+ * escape them before showing them raw.
+ * @retval 0 @p cb returned non-zero.
+ * @retval COMITY_EINVAL @p conn or @p cb is NULL, or @p conn carried a
+ * watch already.
+ * @retval COMITY_EAGAIN the daemon dropped this watcher (too slow) or has
+ * too many watchers; comity_errmsg() says which.
+ * @retval COMITY_EIO the daemon closed the connection (it stopped) or the
+ * socket failed.
+ * @retval COMITY_ENOMEM, COMITY_EPROTO, COMITY_ETIMEDOUT see
+ * @ref failures (#COMITY_ETIMEDOUT only while subscribing).
+ * @retval other a code the daemon returned (see comity_errmsg()).
+ */
+COMITY_EXPORT int comity_watch(comity_conn *conn, int urgent_only,
+    comity_event_cb cb, void *arg);
 /** @} */
 
 #ifdef __cplusplus

@@ -288,10 +288,12 @@ int
 conn_call(comity_conn *c, const Comity__LocalRequest *req,
     Comity__LocalResponse **resp)
 {
-	Comity__LocalResponse	*r = NULL;
-	int			 rc;
+	int	rc;
 
 	*resp = NULL;
+	if (c->watched)
+		return conn_seterr(c, COMITY_EINVAL, "this connection carried "
+		    "a watch: connect again for other requests");
 	if (c->dead != 0)
 		return conn_seterr(c, c->dead, "the connection to the daemon "
 		    "was lost earlier: %s", comity_strerror(c->dead));
@@ -301,6 +303,16 @@ conn_call(comity_conn *c, const Comity__LocalRequest *req,
 		return rc == COMITY_ETOOBIG || rc == COMITY_ENOMEM ? rc :
 		    conn_kill(c, rc);
 	}
+	return conn_recv(c, resp);
+}
+
+int
+conn_recv(comity_conn *c, Comity__LocalResponse **resp)
+{
+	Comity__LocalResponse	*r = NULL;
+	int			 rc;
+
+	*resp = NULL;
 	if ((rc = recv_response(c, &r)) != 0)
 		return conn_kill(c, rc);
 	if (r->error != 0) {

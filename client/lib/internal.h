@@ -22,6 +22,7 @@
 struct comity_conn {
 	int		 fd;
 	int		 dead;		/* 0, or the transport error that killed it */
+	int		 watched;	/* it carried a watch: no more requests */
 	char		 msg[CONN_MSG_MAX];
 };
 
@@ -36,6 +37,13 @@ int	conn_seterr(comity_conn *, int rc, const char *fmt, ...)
  */
 int	conn_call(comity_conn *, const Comity__LocalRequest *req,
 	    Comity__LocalResponse **resp);
+/* conn_recv - read the next LocalResponse, as conn_call does after its
+ * send (a watch reads many) */
+int	conn_recv(comity_conn *, Comity__LocalResponse **resp);
+
+/* item_fill - IT from the daemon's II (strings borrowed from II); 0, or
+ * -1 when II is malformed */
+int	item_fill(struct comity_item *it, const Comity__ItemInfo *ii);
 
 /*
  * Allocation for the library, with test hooks: cm_test.largest records the

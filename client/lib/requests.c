@@ -130,7 +130,7 @@ out:
 
 /* ------------------------------------------------------------ items */
 
-static int
+int
 item_fill(struct comity_item *it, const Comity__ItemInfo *ii)
 {
 	const Comity__Times	*t = ii->times;

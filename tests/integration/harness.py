@@ -227,7 +227,9 @@ class Daemon:
     def jsonl(self, *args):
         """Run comity --json; return the parsed JSON lines."""
         out = self.ok(*args)
-        return [json.loads(line) for line in out.splitlines() if line]
+        # split on newlines only: str.splitlines() also cuts at U+0085 and
+        # friends, which a counterpart's text may hold
+        return [json.loads(line) for line in out.split("\n") if line]
 
     def submit(self, to, *files, type="mla", urgent=False, key=None,
                extra=()):

@@ -927,6 +927,212 @@ test_connect_missing(void **state)
 	comity_close(NULL);
 }
 
+/* ------------------------------------------------------------ watch */
+
+/* What the fake daemon does after a WatchReq (h_watch). */
+enum watch_script {
+	WS_DROP,		/* SUBSCRIBED, ARRIVED, DROPPED, close */
+	WS_CLOSE,		/* SUBSCRIBED, close */
+	WS_NOT_FIRST,		/* ARRIVED before SUBSCRIBED */
+	WS_BAD_ITEM,		/* SUBSCRIBED, an item with a 3-byte id */
+	WS_NO_EVENT,		/* SUBSCRIBED, a response without an event */
+	WS_REFUSED,		/* an error answer: no watch */
+};
+static enum watch_script	watch_script;
+
+static void
+send_event(int fd, int kind, Comity__ItemInfo *it, const char *detail)
+{
+	Comity__LocalResponse	resp = COMITY__LOCAL_RESPONSE__INIT;
+	Comity__WatchEvent	ev = COMITY__WATCH_EVENT__INIT;
+
+	ev.kind = kind;
+	ev.item = it;
+	ev.at_ns = 5000;
+	ev.detail = (char *)detail;
+	ev.procedure = (char *)"";
+	resp.event = &ev;
+	srv_send(fd, &resp);
+}
+
+static void
+h_watch(int fd, struct srv *s)
+{
+	Comity__LocalResponse	 resp = COMITY__LOCAL_RESPONSE__INIT;
+	Comity__Times		 t;
+	Comity__ItemInfo	*it = make_item(9, &t);
+	uint8_t			 b;
+
+	if (srv_read(fd, s) == NULL)
+		goto out;
+	switch (watch_script) {
+	case WS_DROP:
+		send_event(fd, COMITY__WATCH_KIND__WATCH_SUBSCRIBED, NULL,
+		    "watching");
+		send_event(fd, COMITY__WATCH_KIND__WATCH_ARRIVED, it, "");
+		send_event(fd, COMITY__WATCH_KIND__WATCH_DROPPED, NULL,
+		    "dropped: reading too slowly,\x01 7 events pending");
+		break;
+	case WS_CLOSE:
+		send_event(fd, COMITY__WATCH_KIND__WATCH_SUBSCRIBED, NULL, "");
+		break;
+	case WS_NOT_FIRST:
+		send_event(fd, COMITY__WATCH_KIND__WATCH_ARRIVED, it, "");
+		break;
+	case WS_BAD_ITEM:
+		send_event(fd, COMITY__WATCH_KIND__WATCH_SUBSCRIBED, NULL, "");
+		it->id.len = 3;
+		send_event(fd, COMITY__WATCH_KIND__WATCH_STATE, it, "");
+		break;
+	case WS_NO_EVENT:
+		send_event(fd, COMITY__WATCH_KIND__WATCH_SUBSCRIBED, NULL, "");
+		resp.message = (char *)"ok";
+		srv_send(fd, &resp);
+		break;
+	case WS_REFUSED:
+		resp.error = COMITY_EAGAIN;
+		resp.message = (char *)"too many watchers already";
+		srv_send(fd, &resp);
+		/* the client must not send anything more */
+		(void)read(fd, &b, 1);
+		break;
+	}
+out:
+	free(it);
+}
+
+struct watch_seen {
+	int	n;
+	int	kinds[8];
+	int	has_item[8];
+	char	from[8][16];
+	int	bad;
+};
+
+static int
+watch_cb(const struct comity_event *ev, void *arg)
+{
+	struct watch_seen	*ws = arg;
+
+	if (ws->n < 8) {
+		ws->kinds[ws->n] = ev->kind;
+		ws->has_item[ws->n] = ev->has_item;
+		snprintf(ws->from[ws->n], sizeof(ws->from[0]), "%s",
+		    ev->item.from);
+	}
+	if (ev->detail == NULL || ev->procedure == NULL ||
+	    ev->item.case_ref == NULL || ev->item.reason == NULL ||
+	    ev->at != 5000)
+		ws->bad = 1;
+	if (ev->has_item && (strcmp(ev->item.id, ID1HEX) != 0 ||
+	    ev->item.seq != 9 || strcmp(ev->item.case_ref, "case\xff") != 0))
+		ws->bad = 1;
+	ws->n++;
+	return 0;
+}
+
+static int
+watch_script_run(enum watch_script script, int urgent,
+    struct watch_seen *ws, char *msg, size_t msglen)
+{
+	struct comity_item	*it = NULL;
+	struct srv		 s;
+	comity_conn		*c;
+	int			 rc;
+
+	watch_script = script;
+	memset(ws, 0, sizeof(*ws));
+	srv_start(&s, h_watch);
+	c = conn_to(&s);
+	rc = comity_watch(c, urgent, watch_cb, ws);
+	snprintf(msg, msglen, "%s", comity_errmsg(c));
+	/* the connection carried a watch: nothing more on it */
+	assert_int_equal(comity_status(c, ID1HEX, &it), COMITY_EINVAL);
+	assert_int_equal(comity_watch(c, urgent, watch_cb, ws),
+	    COMITY_EINVAL);
+	comity_close(c);
+	srv_stop(&s);
+	assert_int_equal(s.nreq, 1);
+	assert_int_equal(s.req[0]->op_case, COMITY__LOCAL_REQUEST__OP_WATCH);
+	assert_int_equal(s.req[0]->watch->urgent_only, urgent);
+	assert_false(ws->bad);
+	return rc;
+}
+
+static void
+test_watch_stream(void **state)
+{
+	struct watch_seen	ws;
+	char			msg[256];
+
+	(void)state;
+	/* dropped: every event to the callback, then EAGAIN with the reason
+	 * on one line */
+	assert_int_equal(watch_script_run(WS_DROP, 1, &ws, msg, sizeof(msg)),
+	    COMITY_EAGAIN);
+	assert_string_equal(msg, "dropped: reading too slowly,? 7 events "
+	    "pending");
+	assert_int_equal(ws.n, 3);
+	assert_int_equal(ws.kinds[0], COMITY_EVENT_SUBSCRIBED);
+	assert_false(ws.has_item[0]);
+	assert_string_equal(ws.from[0], "");
+	assert_int_equal(ws.kinds[1], COMITY_EVENT_ARRIVED);
+	assert_true(ws.has_item[1]);
+	assert_string_equal(ws.from[1], "BE-FPSJ");
+	assert_int_equal(ws.kinds[2], COMITY_EVENT_DROPPED);
+	assert_false(ws.has_item[2]);
+
+	/* the daemon went away */
+	assert_int_equal(watch_script_run(WS_CLOSE, 0, &ws, msg, sizeof(msg)),
+	    COMITY_EIO);
+	assert_non_null(strstr(msg, "closed the connection"));
+	assert_int_equal(ws.n, 1);
+
+	/* a broken stream */
+	assert_int_equal(watch_script_run(WS_NOT_FIRST, 0, &ws, msg,
+	    sizeof(msg)), COMITY_EPROTO);
+	assert_int_equal(ws.n, 0);
+	assert_int_equal(watch_script_run(WS_BAD_ITEM, 0, &ws, msg,
+	    sizeof(msg)), COMITY_EPROTO);
+	assert_int_equal(ws.n, 1);
+	assert_int_equal(watch_script_run(WS_NO_EVENT, 0, &ws, msg,
+	    sizeof(msg)), COMITY_EPROTO);
+	assert_int_equal(ws.n, 1);
+
+	/* refused by the daemon */
+	assert_int_equal(watch_script_run(WS_REFUSED, 0, &ws, msg,
+	    sizeof(msg)), COMITY_EAGAIN);
+	assert_string_equal(msg, "too many watchers already");
+	assert_int_equal(ws.n, 0);
+}
+
+/* Allocation failure while events are read: ENOMEM, nothing leaks. */
+static void
+test_watch_nomem(void **state)
+{
+	struct watch_seen	 ws;
+	struct srv		 s;
+	comity_conn		*c;
+	long			 k;
+	int			 rc;
+
+	(void)state;
+	for (k = 1; k <= 3; k++) {
+		watch_script = WS_DROP;
+		memset(&ws, 0, sizeof(ws));
+		srv_start(&s, h_watch);
+		c = conn_to(&s);
+		cm_test.fail_after = k;
+		rc = comity_watch(c, 0, watch_cb, &ws);
+		cm_test.fail_after = 0;
+		comity_close(c);
+		srv_stop(&s);
+		assert_true(rc == COMITY_ENOMEM || rc == COMITY_EAGAIN);
+		if (rc == COMITY_EAGAIN)
+			assert_int_equal(ws.n, 3);
+	}
+}
+
 /* ------------------------------------------------------------ names */
 
 static void
@@ -1114,6 +1320,8 @@ main(void)
 		cmocka_unit_test(test_garbage_response),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_connect_missing),
+		cmocka_unit_test(test_watch_stream),
+		cmocka_unit_test(test_watch_nomem),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_names_on_disk),

@@ -1,8 +1,9 @@
 /*
  * test_client_local.c - libcomity against the real local API server
- * (daemon/local.c) with the queue, peers and directory stubbed: the two
- * ends of the local protocol tested together, and the server's defences
- * against hostile local clients.
+ * (daemon/local.c, and daemon/notify.c for watch events) with the queue,
+ * peers and directory stubbed: the two ends of the local protocol tested
+ * together, and the server's defences against hostile local clients and
+ * slow watchers.
  *
  * The server's event loop runs in its own thread; the test thread talks
  * to it through sockets only.  Stubs run in the loop thread.
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -36,6 +38,7 @@
 #include "frame.h"
 #include "local.h"
 #include "log.h"
+#include "notify.h"
 #include "peer.h"
 #include "queue.h"
 #include "wire.h"
@@ -270,13 +273,22 @@ type_name(int type)
 }
 
 /* Log lines the server wrote that a test looks for (loop thread). */
-static volatile int	 saw_left, saw_debug_op;
+static volatile int	 saw_left, saw_debug_op, saw_slow, saw_unread;
+static volatile int	 watch_ends;
 
 static void
 log_hook(int level, const char *line)
 {
 	if (strstr(line, "client left before the commit") != NULL)
 		saw_left = 1;
+	if (level == LOG_LVL_WARN && strstr(line, "watcher reads too slowly") !=
+	    NULL && strstr(line, ": dropped") != NULL)
+		saw_slow = 1;
+	if (strstr(line, "watch event state not sent: cannot read the item") !=
+	    NULL)
+		saw_unread = 1;
+	if (strstr(line, " stopped watching watchers=") != NULL)
+		watch_ends++;
 	if (level == LOG_LVL_DEBUG && strstr(line, "local uid=") != NULL &&
 	    strstr(line, " op=peers id=- rc=0") != NULL)
 		saw_debug_op = 1;
@@ -292,12 +304,58 @@ static pthread_t	 loop_thr;
 static volatile int	 loop_stop, close_now;
 static struct event	*tick;
 
+/*
+ * Events the test thread asks the loop to publish, as the queue does after
+ * a commit: COUNT events of KIND about stub items (urgent ones with
+ * URGENT), about no item (NO_ITEM), or through notify_id() for an id whose
+ * first byte is ID0 (BY_ID).
+ */
+static struct {
+	int		 pending;	/* set by the test, cleared by the loop */
+	int		 kind;
+	int		 count;
+	int		 urgent;
+	int		 no_item;
+	int		 by_id;
+	uint8_t		 id0;
+	char		 detail[32];
+} pub;
+
+static void
+publish_now(void)
+{
+	Comity__ItemInfo	*it;
+	uint8_t			 id[16];
+	int			 i;
+
+	for (i = 0; i < pub.count; i++) {
+		if (pub.no_item)
+			notify(pub.kind, NULL, pub.detail, NULL);
+		else if (pub.by_id) {
+			memset(id, 0, sizeof(id));
+			id[0] = pub.id0;
+			notify_id(pub.kind, id, pub.detail, NULL);
+		} else {
+			it = stub_item((uint64_t)i + 1);
+			it->priority = pub.urgent ?
+			    COMITY__PRIORITY__PRIORITY_URGENT :
+			    COMITY__PRIORITY__PRIORITY_NORMAL;
+			notify(pub.kind, it, pub.detail, "call the duty officer");
+			queue_info_free(it);
+		}
+	}
+}
+
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	(void)arg;
+	if (__atomic_load_n(&pub.pending, __ATOMIC_ACQUIRE)) {
+		publish_now();
+		__atomic_store_n(&pub.pending, 0, __ATOMIC_RELEASE);
+	}
 	if (close_now) {
 		local_close();
 		close_now = 0;
@@ -745,6 +803,410 @@ test_local_close_pending(void **state)
 	assert_int_equal(access(sockpath, F_OK), -1);
 }
 
+/* ------------------------------------------------------------ watch */
+
+/* Have the loop publish COUNT events (see pub); returns once it did. */
+static void
+publish(int kind, int count, int urgent, const char *detail)
+{
+	memset(&pub, 0, sizeof(pub));
+	pub.kind = kind;
+	pub.count = count;
+	pub.urgent = urgent;
+	snprintf(pub.detail, sizeof(pub.detail), "%s", detail);
+	__atomic_store_n(&pub.pending, 1, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&pub.pending, __ATOMIC_ACQUIRE))
+		usleep(1000);
+}
+
+static void
+publish_special(int no_item, int by_id, uint8_t id0, const char *detail)
+{
+	memset(&pub, 0, sizeof(pub));
+	pub.kind = no_item ? COMITY__WATCH_KIND__WATCH_WARNING :
+	    COMITY__WATCH_KIND__WATCH_STATE;
+	pub.count = 1;
+	pub.no_item = no_item;
+	pub.by_id = by_id;
+	pub.id0 = id0;
+	snprintf(pub.detail, sizeof(pub.detail), "%s", detail);
+	__atomic_store_n(&pub.pending, 1, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&pub.pending, __ATOMIC_ACQUIRE))
+		usleep(1000);
+}
+
+static Comity__LocalResponse *
+raw_event(int fd)
+{
+	Comity__LocalResponse	*r = raw_response(fd);
+
+	if (r != NULL && r->event == NULL) {
+		wire_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* A watcher on a raw socket, its SUBSCRIBED event read. */
+static int
+raw_watch(int urgent_only)
+{
+	Comity__LocalRequest	 rq = COMITY__LOCAL_REQUEST__INIT;
+	Comity__WatchReq	 wr = COMITY__WATCH_REQ__INIT;
+	Comity__LocalResponse	*r;
+	uint8_t			*p;
+	size_t			 len;
+	int			 fd;
+
+	wr.urgent_only = urgent_only != 0;
+	rq.op_case = COMITY__LOCAL_REQUEST__OP_WATCH;
+	rq.watch = &wr;
+	p = raw_request(&rq, &len);
+	fd = raw_connect();
+	assert_int_equal(write(fd, p, len), (ssize_t)len);
+	free(p);
+	r = raw_event(fd);
+	assert_non_null(r);
+	assert_int_equal(r->error, 0);
+	assert_int_equal(r->event->kind, COMITY__WATCH_KIND__WATCH_SUBSCRIBED);
+	assert_null(r->event->item);
+	assert_true(r->event->at_ns > 0);
+	assert_non_null(strstr(r->event->detail, urgent_only ? "urgent" :
+	    "all events"));
+	wire_free(r);
+	return fd;
+}
+
+/* Wait until the server counts N more ended watches than BEFORE. */
+static void
+wait_watch_ends(int before, int n)
+{
+	int	i;
+
+	for (i = 0; i < 500 && watch_ends < before + n; i++)
+		usleep(10000);
+	assert_int_equal(watch_ends, before + n);
+}
+
+/* Events reach the watchers whose filter matches, in order. */
+static void
+test_local_watch_filter(void **state)
+{
+	Comity__LocalResponse	*r;
+	uint8_t			 b;
+	int			 all, urg, ends = watch_ends;
+	int			 audits = stub.audits;
+
+	(void)state;
+	all = raw_watch(0);
+	urg = raw_watch(1);
+	publish(COMITY__WATCH_KIND__WATCH_ARRIVED, 1, 0, "normal");
+	publish(COMITY__WATCH_KIND__WATCH_ARRIVED, 1, 1, "urgent");
+	publish_special(1, 0, 0, "about no item");
+	publish_special(0, 1, 0xab, "by id");	/* the stub: a normal item */
+	publish_special(0, 1, 0x00, "unknown id");	/* not sent */
+	publish(COMITY__WATCH_KIND__WATCH_STATE, 1, 1, "urgent again");
+
+	r = raw_event(all);
+	assert_non_null(r);
+	assert_int_equal(r->event->kind, COMITY__WATCH_KIND__WATCH_ARRIVED);
+	assert_string_equal(r->event->detail, "normal");
+	assert_non_null(r->event->item);
+	assert_int_equal(r->event->item->id.len, 16);
+	assert_string_equal(r->event->item->from, "BE-FPSJ");
+	assert_string_equal(r->event->procedure, "call the duty officer");
+	wire_free(r);
+	r = raw_event(all);
+	assert_non_null(r);
+	assert_string_equal(r->event->detail, "urgent");
+	assert_int_equal(r->event->item->priority,
+	    COMITY__PRIORITY__PRIORITY_URGENT);
+	wire_free(r);
+	r = raw_event(all);
+	assert_non_null(r);
+	assert_int_equal(r->event->kind, COMITY__WATCH_KIND__WATCH_WARNING);
+	assert_null(r->event->item);
+	wire_free(r);
+	r = raw_event(all);
+	assert_non_null(r);
+	assert_string_equal(r->event->detail, "by id");
+	assert_int_equal(r->event->kind, COMITY__WATCH_KIND__WATCH_STATE);
+	assert_int_equal(r->event->item->id.data[0], 0xab);
+	wire_free(r);
+	r = raw_event(all);
+	assert_non_null(r);
+	assert_string_equal(r->event->detail, "urgent again");
+	wire_free(r);
+	assert_true(saw_unread);
+
+	/* the urgent-only watcher: urgent items and events about none */
+	r = raw_event(urg);
+	assert_non_null(r);
+	assert_string_equal(r->event->detail, "urgent");
+	wire_free(r);
+	r = raw_event(urg);
+	assert_non_null(r);
+	assert_string_equal(r->event->detail, "about no item");
+	wire_free(r);
+	r = raw_event(urg);
+	assert_non_null(r);
+	assert_string_equal(r->event->detail, "urgent again");
+	wire_free(r);
+
+	/* a watcher may not ask for anything more: closed, audited */
+	assert_int_equal(write(urg, "\0\0\0\2\x12\0", 6), 6);
+	assert_int_equal(read(urg, &b, 1), 0);
+	close(urg);
+	assert_int_equal(stub.audits, audits + 1);
+	close(all);
+	wait_watch_ends(ends, 2);
+	/* no one watches: publishing is a no-op */
+	publish(COMITY__WATCH_KIND__WATCH_ARRIVED, 10, 0, "nobody");
+}
+
+/* What a libcomity watcher thread saw. */
+struct lib_watcher {
+	pthread_t	 thr;
+	comity_conn	*c;
+	int		 urgent;
+	int		 subscribed;	/* atomic: SUBSCRIBED seen */
+	int		 rc;
+	int		 after;		/* a request on the connection after */
+	int		 first_kind;
+	long		 n;		/* events after SUBSCRIBED */
+	long		 n_urgent;
+	int		 last_kind;
+	int		 bad;		/* a malformed event */
+	char		 last_detail[64];
+	char		 errmsg[128];
+};
+
+static int
+lib_cb(const struct comity_event *ev, void *arg)
+{
+	struct lib_watcher	*w = arg;
+
+	if (ev->kind == COMITY_EVENT_SUBSCRIBED) {
+		w->first_kind = ev->kind;
+		if (ev->has_item || ev->item.from == NULL ||
+		    ev->procedure == NULL)
+			w->bad = 1;
+		__atomic_store_n(&w->subscribed, 1, __ATOMIC_RELEASE);
+		return 0;
+	}
+	w->n++;
+	w->last_kind = ev->kind;
+	snprintf(w->last_detail, sizeof(w->last_detail), "%s", ev->detail);
+	if (ev->has_item) {
+		if (strlen(ev->item.id) != 32 || strcmp(ev->item.to,
+		    "KE-ODPP") != 0 || ev->at <= 0)
+			w->bad = 1;
+		if (ev->item.priority == COMITY_PRIORITY_URGENT)
+			w->n_urgent++;
+	}
+	return strcmp(ev->detail, "last") == 0 ? 42 : 0;
+}
+
+static void *
+lib_main(void *arg)
+{
+	struct lib_watcher	*w = arg;
+	struct comity_item	*it = NULL;
+
+	w->rc = comity_watch(w->c, w->urgent, lib_cb, w);
+	snprintf(w->errmsg, sizeof(w->errmsg), "%s", comity_errmsg(w->c));
+	w->after = comity_status(w->c, "abababababababababababababababab",
+	    &it);
+	comity_free(it);
+	return NULL;
+}
+
+static void
+lib_watch_start(struct lib_watcher *w, int urgent)
+{
+	int	i;
+
+	memset(w, 0, sizeof(*w));
+	w->c = conn();
+	w->urgent = urgent;
+	/* a short timeout: the watch must not be bound by it */
+	assert_int_equal(comity_set_timeout(w->c, 300), 0);
+	assert_int_equal(pthread_create(&w->thr, NULL, lib_main, w), 0);
+	for (i = 0; i < 500 && !__atomic_load_n(&w->subscribed,
+	    __ATOMIC_ACQUIRE); i++)
+		usleep(10000);
+	assert_true(w->subscribed);
+}
+
+static void
+lib_watch_join(struct lib_watcher *w)
+{
+	pthread_join(w->thr, NULL);
+	comity_close(w->c);
+	assert_false(w->bad);
+}
+
+/* libcomity's comity_watch(): events through the callback, waiting past
+ * the connection's timeout, stopping when the callback says so. */
+static void
+test_local_watch_lib(void **state)
+{
+	struct lib_watcher	w, u;
+	comity_conn		*c;
+	int			 ends = watch_ends;
+
+	(void)state;
+	lib_watch_start(&w, 0);
+	lib_watch_start(&u, 1);
+	usleep(700000);		/* longer than the 300 ms timeout */
+	publish(COMITY__WATCH_KIND__WATCH_ARRIVED, 3, 0, "normal");
+	publish(COMITY__WATCH_KIND__WATCH_ARRIVED, 2, 1, "urgent");
+	publish(COMITY__WATCH_KIND__WATCH_STATE, 1, 1, "last");
+	lib_watch_join(&w);
+	lib_watch_join(&u);
+	assert_int_equal(w.rc, 0);
+	assert_int_equal(w.first_kind, COMITY_EVENT_SUBSCRIBED);
+	assert_int_equal(w.n, 6);
+	assert_int_equal(w.n_urgent, 3);
+	assert_int_equal(w.last_kind, COMITY_EVENT_STATE);
+	assert_int_equal(u.rc, 0);
+	assert_int_equal(u.n, 3);
+	assert_int_equal(u.n_urgent, 3);
+	/* the connection carried a watch: nothing more on it */
+	assert_int_equal(w.after, COMITY_EINVAL);
+	wait_watch_ends(ends, 2);
+
+	/* argument checks, names */
+	c = conn();
+	assert_int_equal(comity_watch(NULL, 0, lib_cb, NULL), COMITY_EINVAL);
+	assert_int_equal(comity_watch(c, 0, NULL, NULL), COMITY_EINVAL);
+	comity_close(c);
+	assert_string_equal(comity_event_name(COMITY_EVENT_ARRIVED),
+	    "ARRIVED");
+	assert_string_equal(comity_event_name(COMITY_EVENT_SUBSCRIBED),
+	    "SUBSCRIBED");
+	assert_string_equal(comity_event_name(0), "UNKNOWN");
+	assert_string_equal(comity_event_name(99), "UNKNOWN");
+}
+
+/*
+ * A watcher that never reads while tens of thousands of events are
+ * published: the daemon never waits for it (other clients get their
+ * answers at once, a reading watcher gets every event), its unsent
+ * events stay bounded, and it is dropped: what was queued, then DROPPED,
+ * then the end of the stream.
+ */
+#define SLOW_BATCHES	40
+#define SLOW_BATCH	1000
+
+static void
+test_local_watch_slow(void **state)
+{
+	struct lib_watcher	 fast;
+	struct comity_peer	*peers;
+	Comity__LocalResponse	*r;
+	comity_conn		*c;
+	struct timespec		 t0, t1;
+	double			 ms, worst = 0;
+	size_t			 n;
+	long			 got = 0;
+	int			 slow, i, last_kind = 0, ends = watch_ends;
+	char			 last_detail[128] = "";
+
+	(void)state;
+	/* the slow watcher's write timeout must not end it first */
+	conf.idle_timeout_ms = 20000;
+	saw_slow = 0;
+	slow = raw_watch(0);
+	lib_watch_start(&fast, 0);
+	c = conn();
+	for (i = 0; i < SLOW_BATCHES; i++) {
+		publish(COMITY__WATCH_KIND__WATCH_STATE, SLOW_BATCH, i & 1,
+		    "bulk");
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_int_equal(comity_peers(c, &peers, &n), 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		comity_free(peers);
+		ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+		if (ms > worst)
+			worst = ms;
+	}
+	publish(COMITY__WATCH_KIND__WATCH_STATE, 1, 0, "last");
+	comity_close(c);
+	lib_watch_join(&fast);
+	assert_int_equal(fast.rc, 0);
+	assert_int_equal(fast.n, SLOW_BATCHES * SLOW_BATCH + 1);
+	assert_true(saw_slow);
+	/* a request takes one tick of the loop at most, not a blocked write */
+	assert_true(worst < 1000);
+
+	/* the slow watcher: a prefix of the events, DROPPED, then EOF */
+	while ((r = raw_event(slow)) != NULL) {
+		last_kind = r->event->kind;
+		snprintf(last_detail, sizeof(last_detail), "%s",
+		    r->event->detail);
+		if (last_kind != COMITY__WATCH_KIND__WATCH_DROPPED)
+			got++;
+		wire_free(r);
+	}
+	close(slow);
+	assert_int_equal(last_kind, COMITY__WATCH_KIND__WATCH_DROPPED);
+	assert_non_null(strstr(last_detail, "dropped: reading too slowly, "));
+	assert_non_null(strstr(last_detail, " events pending"));
+	/* about LOCAL_WATCH_OUTPUT_MAX (events of ~110 bytes) plus what
+	 * the socket held: far from all of them */
+	assert_true(got > 1000);
+	assert_true(got < SLOW_BATCHES * SLOW_BATCH / 2);
+	wait_watch_ends(ends, 2);
+	conf.idle_timeout_ms = 2000;
+}
+
+/* Many watchers at once, up to the cap; a request still gets through. */
+static void
+test_local_watch_many(void **state)
+{
+	static int		 fds[LOCAL_MAX_WATCHERS];
+	Comity__LocalRequest	 rq = COMITY__LOCAL_REQUEST__INIT;
+	Comity__WatchReq	 wr = COMITY__WATCH_REQ__INIT;
+	Comity__LocalResponse	*r;
+	struct comity_peer	*peers;
+	comity_conn		*c;
+	uint8_t			*p;
+	size_t			 len, n;
+	int			 i, fd, ends = watch_ends;
+
+	(void)state;
+	for (i = 0; i < LOCAL_MAX_WATCHERS; i++)
+		fds[i] = raw_watch(i % 3 == 0);
+	/* one more: refused, and the connection stays usable */
+	rq.op_case = COMITY__LOCAL_REQUEST__OP_WATCH;
+	rq.watch = &wr;
+	p = raw_request(&rq, &len);
+	fd = raw_connect();
+	assert_int_equal(write(fd, p, len), (ssize_t)len);
+	free(p);
+	r = raw_response(fd);
+	assert_non_null(r);
+	assert_int_equal(r->error, COMITY_EAGAIN);
+	assert_null(r->event);
+	wire_free(r);
+	close(fd);
+	c = conn();
+	assert_int_equal(comity_peers(c, &peers, &n), 0);
+	comity_free(peers);
+	comity_close(c);
+	publish(COMITY__WATCH_KIND__WATCH_ARRIVED, 1, 1, "to all");
+	for (i = 0; i < LOCAL_MAX_WATCHERS; i++) {
+		r = raw_event(fds[i]);
+		assert_non_null(r);
+		assert_string_equal(r->event->detail, "to all");
+		wire_free(r);
+		close(fds[i]);
+	}
+	wait_watch_ends(ends, LOCAL_MAX_WATCHERS);
+}
+
 /* An idle client is closed after the idle timeout. */
 static void
 test_local_idle(void **state)
@@ -814,6 +1276,10 @@ run_local_tests(void)
 		cmocka_unit_test(test_local_garbage),
 		cmocka_unit_test(test_local_unknown_op),
 		cmocka_unit_test(test_local_client_leaves),
+		cmocka_unit_test(test_local_watch_filter),
+		cmocka_unit_test(test_local_watch_lib),
+		cmocka_unit_test(test_local_watch_slow),
+		cmocka_unit_test(test_local_watch_many),
 		cmocka_unit_test(test_local_idle),
 		cmocka_unit_test(test_local_close_pending),
 	};

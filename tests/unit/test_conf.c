@@ -128,6 +128,7 @@ test_defaults(void **state)
 	assert_null(c->crl);
 	assert_null(c->group);
 	assert_null(c->hook);
+	assert_int_equal(c->hook_timeout_ms, 30000);
 	/* Relative paths are relative to the config file, and absolute. */
 	snprintf(want, sizeof(want), "%s/pki/BE-FPSJ.pem", realtmp);
 	assert_string_equal(c->cert, want);
@@ -204,6 +205,8 @@ static const struct bound {
 } bounds[] = {
 	{ "store", NULL, "map_size", "1M", "16T", "1048575", "16385G",
 	    offsetof(struct conf, map_size), 1ull << 20, 1ull << 44 },
+	{ "urgent", NULL, "hook_timeout", "1s", "10m", "999ms", "601s",
+	    offsetof(struct conf, hook_timeout_ms), 1000, 600000 },
 	{ "urgent", NULL, "delivery_warning", "100ms", "7d", "99ms", "169h",
 	    offsetof(struct conf, delivery_warning_ms), 100, 604800000 },
 	{ "urgent", NULL, "retrieve_deadline", "100ms", "7d", "99ms", "169h",

@@ -348,6 +348,80 @@ test_structure(void **state)
 	expect_error(text, 6, "line longer than");
 }
 
+/* Time zones and office hours are checked at load (see hours.h). */
+static void
+test_office(void **state)
+{
+	char			 text[2048], err[1024], dir[PATH_MAX + 16];
+	struct directory	*d;
+
+	/* valid: the grammar's forms, a +05:45 zone */
+	snprintf(text, sizeof(text), "%stimezone = Asia/Kathmandu\n"
+	    "hours = Sun-Fri 10:00-13:00,14:00-17:00; Sat 22:00-02:00\n",
+	    entry_be);
+	d = directory_load(write_dir(text), err, sizeof(err));
+	if (d == NULL)
+		fail_msg("refused: %s", err);
+	assert_string_equal(d->entries[0].timezone, "Asia/Kathmandu");
+	assert_string_equal(d->entries[0].hours,
+	    "Sun-Fri 10:00-13:00,14:00-17:00; Sat 22:00-02:00");
+	directory_free(d);
+
+	/* libinih would cut the value at " ;": refused, not shortened */
+	snprintf(text, sizeof(text), "%stimezone = Asia/Kathmandu\n"
+	    "hours = Sun-Fri 10:00-17:00 ; Sat 10:00-12:00\n", entry_be);
+	expect_error(text, 7, "a blank before ';' starts a comment");
+	snprintf(text, sizeof(text), "%stimezone = Asia/Kathmandu\n"
+	    "hours = Sun-Fri 10:00-17:00\t;Sat 10:00-12:00\n", entry_be);
+	expect_error(text, 7, "a blank before ';' starts a comment");
+	snprintf(text, sizeof(text), "%stimezone = UTC\nhours = 24/7\n",
+	    entry_be);
+	d = directory_load(write_dir(text), err, sizeof(err));
+	if (d == NULL)
+		fail_msg("refused: %s", err);
+	directory_free(d);
+
+	/* hours that do not parse: refused at their line, with the reason */
+	snprintf(text, sizeof(text), "%stimezone = Europe/Brussels\n"
+	    "hours = Mon-Fri 08:30-17:00 and Sat mornings\n", entry_be);
+	expect_error(text, 7, "[BE-FPSJ]: hours: expected \";\" or the end "
+	    "at \"and\"");
+	snprintf(text, sizeof(text), "%shours = Mon-Fri 25:00-26:00\n"
+	    "timezone = Europe/Brussels\n", entry_be);
+	expect_error(text, 6, "[BE-FPSJ]: hours: expected a time span");
+	snprintf(text, sizeof(text), "%shours = weekdays\n"
+	    "timezone = Europe/Brussels\n", entry_be);
+	expect_error(text, 6, "expected a day (Mon..Sun)");
+	/* hours need a time zone to be read in */
+	snprintf(text, sizeof(text), "%shours = Mon-Fri 08:00-17:00\n",
+	    entry_be);
+	expect_error(text, 6, "[BE-FPSJ]: hours without a timezone");
+
+	/* time zones: a name, and one the tz database knows */
+	snprintf(text, sizeof(text), "%stimezone = +03:00\n", entry_be);
+	expect_error(text, 6, "not an IANA time zone name");
+	snprintf(text, sizeof(text), "%stimezone = ../../etc/passwd\n",
+	    entry_be);
+	expect_error(text, 6, "not an IANA time zone name");
+	snprintf(text, sizeof(text), "%stimezone = Europe/Bruxelles\n",
+	    entry_be);
+	expect_error(text, 6, "timezone Europe/Bruxelles: not in the tz "
+	    "database");
+	snprintf(text, sizeof(text), "%stimezone = Europe\n", entry_be);
+	expect_error(text, 6, "is not a tz database file");
+
+	/* no tz database at all: names are only checked for their shape */
+	snprintf(dir, sizeof(dir), "%s/no-tzdata", tmpdir);
+	assert_int_equal(setenv("TZDIR", dir, 1), 0);
+	snprintf(text, sizeof(text), "%stimezone = Europe/Bruxelles\n",
+	    entry_be);
+	d = directory_load(write_dir(text), err, sizeof(err));
+	unsetenv("TZDIR");
+	if (d == NULL)
+		fail_msg("refused without a tz database: %s", err);
+	directory_free(d);
+}
+
 static void
 test_id_valid(void **state)
 {
@@ -427,6 +501,7 @@ main(void)
 		cmocka_unit_test(test_bad_pin),
 		cmocka_unit_test(test_bad_accepts),
 		cmocka_unit_test(test_structure),
+		cmocka_unit_test(test_office),
 		cmocka_unit_test(test_id_valid),
 		cmocka_unit_test(test_types),
 		cmocka_unit_test(test_demo),

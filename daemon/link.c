@@ -1,5 +1,10 @@
 /*
  * link.c - TLS links to counterparts over bufferevent_openssl (see link.h).
+ *
+ * The TLS bufferevent is a filter over a plain socket bufferevent: in
+ * that mode libevent decrypts every record the socket read brought in,
+ * where a TLS bufferevent on the socket itself takes one record per turn
+ * of the loop -- one receipt per commit on a busy link.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -132,9 +137,7 @@ protocol_error(struct link *l, const char *why)
 static int
 send_raw(struct link *l, const uint8_t *buf, size_t len)
 {
-	struct evbuffer	*out = bufferevent_get_output(l->bev);
-
-	if (evbuffer_get_length(out) + len > LINK_OUTPUT_MAX) {
+	if (link_output_len(l) + len > LINK_OUTPUT_MAX) {
 		link_close(l, "output over limit (peer not reading)");
 		return -1;
 	}
@@ -340,7 +343,7 @@ link_event_cb(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
 		if (l->state == LINK_TLS) {
-			nodelay(bufferevent_getfd(l->bev));
+			nodelay(bufferevent_getfd(l->sock));
 			tls_up(l);
 		}
 		return;
@@ -354,7 +357,7 @@ link_event_cb(struct bufferevent *bev, short what, void *arg)
 		snprintf(why, sizeof(why), "TLS error: %s", err);
 	else {
 		int	e = EVUTIL_SOCKET_ERROR();
-		int	g = bufferevent_socket_get_dns_error(l->bev);
+		int	g = bufferevent_socket_get_dns_error(l->sock);
 
 		if (g != 0)
 			snprintf(why, sizeof(why), "cannot resolve: %s",
@@ -408,15 +411,32 @@ link_new(int inbound, int fd, SSL_CTX *ctx, const char *addr)
 	l->refs = 1;
 	l->state = LINK_TLS;
 	snprintf(l->addr, sizeof(l->addr), "%s", addr);
-	l->bev = bufferevent_openssl_socket_new(cd->base, fd, ssl, inbound ?
-	    BUFFEREVENT_SSL_ACCEPTING : BUFFEREVENT_SSL_CONNECTING,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	l->sock = bufferevent_socket_new(cd->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (l->sock != NULL)
+		l->bev = bufferevent_openssl_filter_new(cd->base, l->sock, ssl,
+		    inbound ? BUFFEREVENT_SSL_ACCEPTING :
+		    BUFFEREVENT_SSL_CONNECTING,
+		    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (l->bev == NULL) {
 		log_warnx("link %s: cannot create a buffer event", addr);
+		if (l->sock != NULL) {
+			/* the caller closes an accepted fd */
+			if (fd != -1)
+				bufferevent_setfd(l->sock, -1);
+			bufferevent_free(l->sock);
+		}
 		SSL_free(ssl);
 		free(l);
 		return NULL;
 	}
+	/* frames are length-checked: a TCP close without close_notify is
+	 * just a close (a cut frame is seen as one) */
+	bufferevent_openssl_set_allow_dirty_shutdown(l->bev, 1);
+	if (bufferevent_set_max_single_read(l->sock, LINK_READ_CHUNK) != 0 ||
+	    bufferevent_set_max_single_write(l->sock, LINK_WRITE_CHUNK) != 0)
+		log_warnx("link %s: cannot raise the read/write sizes", addr);
+	/* the TLS layer stops filling the socket's output past this */
+	bufferevent_setwatermark(l->sock, EV_WRITE, 0, LINK_WRITE_CHUNK);
 	bufferevent_setcb(l->bev, link_read_cb, link_write_cb, link_event_cb,
 	    l);
 	bufferevent_setwatermark(l->bev, EV_WRITE, LINK_OUTPUT_LOW, 0);
@@ -455,7 +475,7 @@ link_dial(const char *id, const char *host, const char *port)
 	if ((l = link_new(0, -1, cd->tls->client, addr)) == NULL)
 		return NULL;
 	snprintf(l->id, sizeof(l->id), "%s", id);
-	if (bufferevent_socket_connect_hostname(l->bev, cd->dns, AF_UNSPEC,
+	if (bufferevent_socket_connect_hostname(l->sock, cd->dns, AF_UNSPEC,
 	    host, (int)p) != 0) {
 		log_warnx("link %s peer=%s: cannot connect", addr, id);
 		l->peer = NULL;
@@ -523,7 +543,8 @@ link_output_len(const struct link *l)
 {
 	if (l->bev == NULL)
 		return 0;
-	return evbuffer_get_length(bufferevent_get_output(l->bev));
+	return evbuffer_get_length(bufferevent_get_output(l->bev)) +
+	    evbuffer_get_length(bufferevent_get_output(l->sock));
 }
 
 void
@@ -557,8 +578,21 @@ link_close(struct link *l, const char *reason)
 		l->deadline = NULL;
 	}
 	if (l->bev != NULL) {
-		bufferevent_free(l->bev);
+		struct evbuffer	*out = bufferevent_get_output(l->sock);
+		evutil_socket_t	 fd = bufferevent_getfd(l->sock);
+
+		/*
+		 * What TLS already wrote below us (our Finished, an alert)
+		 * goes out if the socket takes it now; never waits.
+		 */
+		if (fd >= 0 && evbuffer_get_length(out) > 0) {
+			/* the bufferevent keeps its output's front frozen */
+			evbuffer_unfreeze(out, 1);
+			(void)evbuffer_write(out, fd);
+		}
+		bufferevent_free(l->bev);	/* and l->sock under it */
 		l->bev = NULL;
+		l->sock = NULL;
 	}
 	ERR_clear_error();
 	if (prev == LINK_UP) {

@@ -39,7 +39,8 @@ enum link_state {
 
 struct link {
 	struct link		*next, *prev;	/* all links (link.c) */
-	struct bufferevent	*bev;
+	struct bufferevent	*bev;		/* TLS, a filter over sock */
+	struct bufferevent	*sock;		/* the TCP socket */
 	struct event		*deadline;	/* handshake + Hello */
 	enum link_state		 state;
 	int			 inbound;

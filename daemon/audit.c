@@ -4,24 +4,24 @@
  * DB_AUDIT: u64be(seq) -> AuditRecord.  DB_META "audit_head": u64be(seq)
  * || hash(32), seq 0 with the genesis hash before the first record;
  * "audit_genesis": i64be(created_ns) || authority id.  The chain hash is
- * over the canonical bytes of audit.h, never over the protobuf encoding.
+ * over the canonical bytes of audit.h, never over the protobuf encoding;
+ * the hash and the checks of a walk are auditchain.c's, shared with the
+ * offline verifier.  Verification and export read in one read txn each:
+ * a read txn never blocks the writer, only the caller's loop.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "audit.h"
+#include "auditchain.h"
 #include "bounds.h"
 #include "comity.h"
 #include "log.h"
 #include "store.h"
 #include "wire.h"
+#include "xmalloc.h"
 
-#define AUDIT_HEAD_KEY		"audit_head"
-#define AUDIT_GENESIS_KEY	"audit_genesis"
-#define AUDIT_HEAD_LEN		(8 + SHA256_LEN)
 /* A longer detail is cut (at a UTF-8 boundary): the record still exists. */
 #define AUDIT_DETAIL_MAX	4096
 #define AUDIT_PEER_MAX		255
@@ -73,102 +73,15 @@ be_put(unsigned char *out, uint64_t v, int n)
 	}
 }
 
-static void
-hash_update(EVP_MD_CTX *ctx, const void *p, size_t n)
-{
-	if (EVP_DigestUpdate(ctx, p, n) != 1)
-		fatalx("audit: SHA-256 update failed");
-}
-
-/* hash_lp - u32be(len) || bytes */
-static void
-hash_lp(EVP_MD_CTX *ctx, const void *p, size_t n)
-{
-	unsigned char len[4];
-
-	be_put(len, n, 4);
-	hash_update(ctx, len, 4);
-	if (n > 0)
-		hash_update(ctx, p, n);
-}
-
-static EVP_MD_CTX *
-hash_begin(void)
-{
-	EVP_MD_CTX *ctx;
-
-	if ((ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-		fatalx("audit: cannot start SHA-256");
-	return ctx;
-}
-
-static void
-hash_end(EVP_MD_CTX *ctx, unsigned char out[SHA256_LEN])
-{
-	unsigned int n = 0;
-
-	if (EVP_DigestFinal_ex(ctx, out, &n) != 1 || n != SHA256_LEN)
-		fatalx("audit: SHA-256 final failed");
-	EVP_MD_CTX_free(ctx);
-}
-
 void
 audit_hash(uint64_t seq, int64_t time_ns, uint32_t event,
     const uint8_t *msg_id, size_t msg_id_len, const char *peer,
     uint32_t uid, const char *detail, const unsigned char prev[32],
     unsigned char out[32])
 {
-	static const char	 tag[] = "comity-audit-v1";	/* + its NUL */
-	EVP_MD_CTX		*ctx;
-	unsigned char		 b[8], dh[SHA256_LEN];
-
-	ctx = hash_begin();
-	hash_update(ctx, detail != NULL ? detail : "",
-	    detail != NULL ? strlen(detail) : 0);
-	hash_end(ctx, dh);
-
-	ctx = hash_begin();
-	hash_update(ctx, tag, sizeof(tag));
-	be_put(b, seq, 8);
-	hash_update(ctx, b, 8);
-	be_put(b, (uint64_t)time_ns, 8);
-	hash_update(ctx, b, 8);
-	be_put(b, event, 2);
-	hash_update(ctx, b, 2);
-	hash_lp(ctx, msg_id, msg_id != NULL ? msg_id_len : 0);
-	hash_lp(ctx, peer, peer != NULL ? strlen(peer) : 0);
-	be_put(b, uid, 4);
-	hash_update(ctx, b, 4);
-	hash_update(ctx, dh, sizeof(dh));
-	hash_update(ctx, prev, SHA256_LEN);
-	hash_end(ctx, out);
-}
-
-static void
-genesis_hash(const char *authority_id, size_t idlen, int64_t created_ns,
-    unsigned char out[SHA256_LEN])
-{
-	static const char	 tag[] = "comity-audit-genesis";
-	EVP_MD_CTX		*ctx;
-	unsigned char		 b[8];
-
-	ctx = hash_begin();
-	hash_update(ctx, tag, sizeof(tag));
-	hash_update(ctx, authority_id, idlen);
-	be_put(b, (uint64_t)created_ns, 8);
-	hash_update(ctx, b, 8);
-	hash_end(ctx, out);
-}
-
-static uint64_t
-be_get(const unsigned char *p, int n)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < n; i++)
-		v = (v << 8) | p[i];
-	return v;
+	if (audit_chain_hash(seq, time_ns, event, msg_id, msg_id_len, peer,
+	    uid, detail, prev, out) != 0)
+		fatalx("audit: SHA-256 failed");
 }
 
 int
@@ -231,7 +144,8 @@ audit_init(struct store_txn *t, const char *authority_id, int64_t now_ns)
 	    strlen(AUDIT_GENESIS_KEY), gen, 8 + idlen);
 	if (rc != 0)
 		return rc;
-	genesis_hash(authority_id, idlen, now_ns, hash);
+	if (audit_chain_genesis_hash(authority_id, idlen, now_ns, hash) != 0)
+		fatalx("audit: SHA-256 failed");
 	return put_head(t, 0, hash);
 }
 
@@ -311,133 +225,219 @@ audit_append(struct store_txn *t, int event, const uint8_t *msg_id,
 	return put_head(t, seq, hash);
 }
 
-static int
-verify_fail(uint64_t *bad_seq, uint64_t seq, char *err, size_t errlen,
-    const char *reason)
-{
-	*bad_seq = seq;
-	snprintf(err, errlen, "audit record %llu: %s",
-	    (unsigned long long)seq, reason);
-	return COMITY_ECORRUPT;
-}
+/* ------------------------------------------------------------ verify */
 
-/* genesis_prev - the prev_hash of record 1, from "audit_genesis" */
-static int
-genesis_prev(struct store_txn *t, unsigned char out[SHA256_LEN])
+int
+audit_check(struct store_txn *t, const struct audit_witness *witness,
+    struct audit_result *res)
 {
-	const void	*v;
-	size_t		 vl;
-	int		 rc;
+	struct audit_walk	 w;
+	struct store_cursor	*c;
+	unsigned char		 genesis[SHA256_LEN], head[SHA256_LEN];
+	const void		*k, *v;
+	size_t			 kl, vl;
+	uint64_t		 n, hseq;
+	int			 rc;
 
+	memset(res, 0, sizeof(*res));
 	rc = store_get(t, DB_META, AUDIT_GENESIS_KEY,
 	    strlen(AUDIT_GENESIS_KEY), &v, &vl);
+	if (rc == COMITY_ENOTFOUND) {
+		/* never initialised: intact if there is nothing at all */
+		if ((rc = store_count(t, DB_AUDIT, &n)) != 0)
+			return rc;
+		if (n == 0 && audit_head(t, &hseq, head) == COMITY_ENOTFOUND &&
+		    (witness == NULL || witness->seq == 0)) {
+			res->ok = 1;
+			return 0;
+		}
+		return audit_result_fail(res, 0, "genesis missing");
+	}
 	if (rc != 0)
 		return rc;
-	if (vl <= 8 || vl > 8 + ID_MAX)
-		return COMITY_ECORRUPT;
-	genesis_hash((const char *)v + 8, vl - 8,
-	    (int64_t)be_get(v, 8), out);
-	return 0;
-}
-
-/* check_record - one record against its key and the previous hash */
-static const char *
-check_record(const Comity__AuditRecord *r, uint64_t seq,
-    const unsigned char prev[SHA256_LEN], unsigned char hash[SHA256_LEN])
-{
-	if (r->seq != seq)
-		return "sequence number differs from its key";
-	if (r->event == 0 || r->event > 0xffff)
-		return "event out of range";
-	if (r->message_id.len != 0 && r->message_id.len != ENVELOPE_ID_LEN)
-		return "bad message id length";
-	if (r->prev_hash.len != SHA256_LEN ||
-	    memcmp(r->prev_hash.data, prev, SHA256_LEN) != 0)
-		return "previous hash does not link";
-	if (r->hash.len != SHA256_LEN)
-		return "bad hash length";
-	audit_hash(r->seq, r->time_ns, r->event, r->message_id.data,
-	    r->message_id.len, r->peer, r->uid, r->detail, prev, hash);
-	if (memcmp(hash, r->hash.data, SHA256_LEN) != 0)
-		return "hash does not match the record";
-	return NULL;
+	if ((rc = audit_chain_genesis(v, vl, genesis)) != 0) {
+		if (rc == COMITY_ECORRUPT)
+			audit_result_fail(res, 0, "genesis unreadable");
+		return rc;
+	}
+	if ((rc = audit_walk_begin(&w, genesis, witness, res)) != 0)
+		return rc;
+	if ((rc = store_cursor_open(t, DB_AUDIT, &c)) != 0)
+		return rc;
+	for (rc = store_cursor_seek(c, NULL, 0, &k, &kl, &v, &vl); rc == 0;
+	    rc = store_cursor_next(c, &k, &kl, &v, &vl))
+		if ((rc = audit_walk_step(&w, k, kl, v, vl)) != 0) {
+			store_cursor_close(c);
+			return rc;
+		}
+	store_cursor_close(c);
+	if (rc != COMITY_ENOTFOUND)
+		return rc;
+	rc = store_get(t, DB_META, AUDIT_HEAD_KEY, strlen(AUDIT_HEAD_KEY), &v,
+	    &vl);
+	if (rc != 0 && rc != COMITY_ENOTFOUND)
+		return rc;
+	return audit_walk_end(&w, rc == 0 ? v : NULL, rc == 0 ? vl : 0);
 }
 
 int
 audit_verify(struct store_txn *t, uint64_t *count, uint64_t *bad_seq,
     char *err, size_t errlen)
 {
-	Comity__AuditRecord	*r;
-	struct store_cursor	*c;
-	unsigned char		 prev[SHA256_LEN], hash[SHA256_LEN];
-	unsigned char		 head[SHA256_LEN];
-	const void		*k, *v;
-	const char		*why;
-	size_t			 kl, vl;
-	uint64_t		 expect = 1, hseq, kseq;
-	int			 rc;
+	struct audit_result	res;
+	int			rc;
 
 	*count = 0;
 	*bad_seq = 0;
 	if (errlen > 0)
 		err[0] = '\0';
-	if ((rc = genesis_prev(t, prev)) != 0) {
-		if (rc != COMITY_ENOTFOUND)
-			return verify_fail(bad_seq, 0, err, errlen,
-			    "genesis unreadable");
-		rc = store_count(t, DB_AUDIT, &kseq);
-		if (rc == 0 && kseq == 0 && audit_head(t, &hseq, head) ==
-		    COMITY_ENOTFOUND)
-			return 0;	/* never initialised: empty and intact */
-		return verify_fail(bad_seq, 0, err, errlen,
-		    "genesis missing");
-	}
-	if ((rc = store_cursor_open(t, DB_AUDIT, &c)) != 0)
+	rc = audit_check(t, NULL, &res);
+	if (rc == COMITY_ECORRUPT) {
+		*bad_seq = res.bad_seq;
+		snprintf(err, errlen, "audit record %llu: %s",
+		    (unsigned long long)res.bad_seq, res.reason);
+	} else if (rc == 0)
+		*count = res.count;
+	return rc;
+}
+
+int
+audit_verify_store(struct store *s, const struct audit_witness *witness,
+    struct audit_result *res)
+{
+	struct store_txn	*t;
+	int			 rc;
+
+	memset(res, 0, sizeof(*res));
+	if ((rc = store_read_begin(s, &t)) != 0)
 		return rc;
-	for (rc = store_cursor_seek(c, NULL, 0, &k, &kl, &v, &vl); rc == 0;
+	rc = audit_check(t, witness, res);
+	store_read_end(t);
+	return rc;
+}
+
+/* ------------------------------------------------------------ export */
+
+static int
+page_match(const struct audit_filter *f, const Comity__AuditRecord *r)
+{
+	if (f->since_ns != 0 && r->time_ns < f->since_ns)
+		return 0;
+	if (f->until_ns != 0 && r->time_ns >= f->until_ns)
+		return 0;
+	return f->id == NULL || (r->message_id.len == ENVELOPE_ID_LEN &&
+	    memcmp(r->message_id.data, f->id, ENVELOPE_ID_LEN) == 0);
+}
+
+static void
+page_info(Comity__AuditRecordInfo *i, Comity__AuditRecord *r)
+{
+	comity__audit_record_info__init(i);
+	i->seq = r->seq;
+	i->time_ns = r->time_ns;
+	i->event = r->event;
+	i->event_name = (char *)audit_event_name((int)r->event);
+	i->message_id = r->message_id;
+	i->peer = r->peer;
+	i->uid = r->uid;
+	i->detail = r->detail;
+	i->prev_hash = r->prev_hash;
+	i->hash = r->hash;
+}
+
+int
+audit_page_read(struct store_txn *t, const struct audit_filter *f,
+    uint64_t after, size_t limit, struct audit_page *pg)
+{
+	Comity__AuditRecord	*r;
+	struct store_cursor	*c;
+	unsigned char		 start[8];
+	const void		*k, *v;
+	size_t			 kl, vl, bytes = 0, scanned = 0;
+	uint64_t		 kseq;
+	int			 rc;
+
+	memset(pg, 0, sizeof(*pg));
+	pg->next = after;
+	if (limit == 0)
+		limit = AUDIT_PAGE_DEFAULT;
+	if (limit > AUDIT_PAGE_MAX)
+		limit = AUDIT_PAGE_MAX;
+	if (after == UINT64_MAX)
+		return 0;
+	pg->raw = xcalloc(limit, sizeof(*pg->raw));
+	pg->info = xcalloc(limit, sizeof(*pg->info));
+	pg->recs = xcalloc(limit, sizeof(*pg->recs));
+	if ((rc = store_cursor_open(t, DB_AUDIT, &c)) != 0) {
+		audit_page_free(pg);
+		return rc;
+	}
+	store_u64be(start, after + 1);
+	for (rc = store_cursor_seek(c, start, 8, &k, &kl, &v, &vl); rc == 0;
 	    rc = store_cursor_next(c, &k, &kl, &v, &vl)) {
-		if (kl != 8) {
-			store_cursor_close(c);
-			return verify_fail(bad_seq, expect, err, errlen,
-			    "malformed key");
+		/* every bound leaves the record at the cursor for the next
+		 * page; a page holds at least one record when any matches */
+		if (pg->n == limit || scanned == AUDIT_SCAN_MAX ||
+		    (pg->n > 0 && (bytes >= AUDIT_PAGE_BYTES ||
+		    vl > AUDIT_PAGE_BYTES - bytes))) {
+			pg->more = 1;
+			break;
 		}
+		scanned++;
+		if (kl != 8)
+			continue;	/* not ours; `audit verify` names it */
 		kseq = store_get_u64be(k);
-		if (kseq != expect) {
-			store_cursor_close(c);
-			return verify_fail(bad_seq, expect, err, errlen,
-			    kseq > expect ? "missing" : "out of order");
+		pg->next = kseq;
+		r = wire_unpack(&comity__audit_record__descriptor, v, vl);
+		if (r == NULL) {
+			log_warnx("audit record %llu undecodable: left out "
+			    "of the export", (unsigned long long)kseq);
+			continue;
 		}
-		if ((r = wire_unpack(&comity__audit_record__descriptor, v,
-		    vl)) == NULL) {
-			store_cursor_close(c);
-			return verify_fail(bad_seq, expect, err, errlen,
-			    "undecodable");
+		if (!page_match(f, r)) {
+			wire_free(r);
+			continue;
 		}
-		why = check_record(r, expect, prev, hash);
-		wire_free(r);
-		if (why != NULL) {
-			store_cursor_close(c);
-			return verify_fail(bad_seq, expect, err, errlen, why);
-		}
-		memcpy(prev, hash, SHA256_LEN);
-		expect++;
+		bytes += vl;
+		pg->raw[pg->n] = r;
+		page_info(&pg->info[pg->n], r);
+		pg->recs[pg->n] = &pg->info[pg->n];
+		pg->n++;
 	}
 	store_cursor_close(c);
-	if (rc != COMITY_ENOTFOUND)
+	if (rc != 0 && rc != COMITY_ENOTFOUND) {
+		audit_page_free(pg);
 		return rc;
-
-	if ((rc = audit_head(t, &hseq, head)) != 0)
-		return verify_fail(bad_seq, expect, err, errlen,
-		    "head missing or unreadable");
-	if (hseq > expect - 1)
-		return verify_fail(bad_seq, expect, err, errlen,
-		    "missing: the head is further on (records truncated)");
-	if (hseq < expect - 1)
-		return verify_fail(bad_seq, hseq + 1, err, errlen,
-		    "beyond the head");
-	if (memcmp(head, prev, SHA256_LEN) != 0)
-		return verify_fail(bad_seq, hseq, err, errlen,
-		    "head hash does not match the last record");
-	*count = expect - 1;
+	}
 	return 0;
+}
+
+void
+audit_page_free(struct audit_page *pg)
+{
+	size_t	i;
+
+	if (pg == NULL)
+		return;
+	for (i = 0; i < pg->n; i++)
+		wire_free(pg->raw[i]);
+	free(pg->raw);
+	free(pg->info);
+	free(pg->recs);
+	memset(pg, 0, sizeof(*pg));
+}
+
+int
+audit_export_page(struct store *s, const struct audit_filter *f,
+    uint64_t after, size_t limit, struct audit_page *pg)
+{
+	struct store_txn	*t;
+	int			 rc;
+
+	memset(pg, 0, sizeof(*pg));
+	if ((rc = store_read_begin(s, &t)) != 0)
+		return rc;
+	rc = audit_page_read(t, f, after, limit, pg);
+	store_read_end(t);
+	return rc;
 }

@@ -11,6 +11,8 @@
  *          SHA-256(detail) || prev_hash)        lp = u32be(len) || bytes
  * with seq from 1 and the genesis prev_hash =
  *   SHA-256("comity-audit-genesis\0" || authority_id || i64be(created_ns)).
+ * The hash and the checks of verification live in auditchain.c, which
+ * the offline verifier (auditfile.c) shares.
  */
 #ifndef COMITY_AUDIT_H
 #define COMITY_AUDIT_H
@@ -18,6 +20,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auditchain.h"
+#include "comity.pb-c.h"
+
+struct store;
 struct store_txn;
 
 #define AUDIT_NO_UID	0xffffffffu
@@ -79,6 +85,58 @@ int	audit_head(struct store_txn *, uint64_t *seq, unsigned char hash[32]);
  */
 int	audit_verify(struct store_txn *, uint64_t *count, uint64_t *bad_seq,
 	    char *err, size_t errlen);
+
+/*
+ * audit_check - the same walk with a full result: the head, time
+ * regressions, and WITNESS (NULL for none) checked on the way.  Returns 0
+ * when intact, COMITY_ECORRUPT (RES says where and why) or another
+ * COMITY_E* when the store fails.  Constant memory; about a microsecond
+ * per record, all in the caller's read txn.
+ */
+int	audit_check(struct store_txn *, const struct audit_witness *witness,
+	    struct audit_result *res);
+
+/*
+ * audit_verify_store - audit_check in a read txn of its own, for the local
+ * API.  It runs to the end in one go: 10^5 records take a few tens of ms
+ * of the daemon's loop, 10^7 a few seconds (the offline verifier,
+ * auditfile.h, takes none of the daemon's time).
+ */
+int	audit_verify_store(struct store *, const struct audit_witness *witness,
+	    struct audit_result *res);
+
+/* Which records an export wants. */
+struct audit_filter {
+	int64_t		 since_ns;	/* time at or after; 0 = any */
+	int64_t		 until_ns;	/* time before; 0 = any */
+	const uint8_t	*id;		/* 16 bytes: about this request only;
+					   NULL = any */
+};
+
+/* One page of an export, in seq order. */
+struct audit_page {
+	Comity__AuditRecordInfo	**recs;	/* n records, owned by the page */
+	size_t			 n;
+	uint64_t		 next;	/* the cursor: go on after this seq */
+	int			 more;	/* records follow NEXT */
+	Comity__AuditRecord	**raw;	/* private: what recs point into */
+	Comity__AuditRecordInfo	*info;	/* private */
+};
+
+/*
+ * audit_page_read - the records after seq AFTER that match F, decoded, at
+ * most LIMIT (0: AUDIT_PAGE_DEFAULT; never above AUDIT_PAGE_MAX), about
+ * AUDIT_PAGE_BYTES of them, looking at no more than AUDIT_SCAN_MAX records
+ * (so a page of a narrow filter may be empty with more set).  Records are
+ * in seq order, never sorted by time: a time filter looks at every record.
+ * Free with audit_page_free(), also after a failure.
+ */
+int	audit_page_read(struct store_txn *, const struct audit_filter *f,
+	    uint64_t after, size_t limit, struct audit_page *pg);
+void	audit_page_free(struct audit_page *pg);
+/* audit_export_page - audit_page_read in a read txn of its own */
+int	audit_export_page(struct store *, const struct audit_filter *f,
+	    uint64_t after, size_t limit, struct audit_page *pg);
 
 /* audit_hash - the canonical record hash (exposed for tests and export) */
 void	audit_hash(uint64_t seq, int64_t time_ns, uint32_t event,

@@ -65,6 +65,12 @@
 #define LOCAL_MAX_WATCHERS	(LOCAL_MAX_CLIENTS * 3 / 4)
 #define LIST_PAGE_MAX		1000
 #define LIST_PAGE_DEFAULT	200
+/* Audit export pages (audit.h): records, stored bytes, records looked at
+ * (a filter matching little still answers within a few ms). */
+#define AUDIT_PAGE_MAX		1000
+#define AUDIT_PAGE_DEFAULT	500
+#define AUDIT_PAGE_BYTES	(1u << 20)
+#define AUDIT_SCAN_MAX		65536
 
 /* Retry back-off. */
 #define RETRY_INITIAL_DEFAULT_MS	1000
@@ -77,6 +83,13 @@
 #define EXPIRY_RECHECK_MS	1000	/* in flight at expiry: look again */
 #define EXPIRY_SLEEP_MAX_MS	60000	/* the timer's longest sleep */
 #define EXPIRY_RETRY_MS		1000	/* after a failed commit */
+
+/* Non-delivery warnings and escalations (urgent.c). */
+#define URGENT_SCAN_MAX		1024	/* index entries looked at per step */
+#define URGENT_BATCH		16	/* warnings, escalations per commit */
+#define URGENT_SLEEP_MAX_MS	60000	/* the timer's longest sleep */
+#define URGENT_RETRY_MS		1000	/* after a failed commit */
+#define URGENT_CONTINUE_MS	10	/* after a step cut short by a bound */
 
 /* Store. */
 #define MAP_SIZE_DEFAULT	(1ull << 30)

@@ -35,6 +35,7 @@
 #include "queue.h"
 #include "store.h"
 #include "tls.h"
+#include "urgent.h"
 
 #define ERRLEN	512
 
@@ -275,6 +276,7 @@ main(int argc, char *argv[])
 		return EX_TEMPFAIL;
 	}
 	expiry_init();
+	urgent_init();
 	snprintf(detail, sizeof(detail), "loaded %s: %zu authorities",
 	    config_path, cd->dir->n);
 	queue_audit(AUDIT_CONFIG_LOADED, NULL, NULL, detail);
@@ -302,6 +304,7 @@ main(int argc, char *argv[])
 
 	event_base_dispatch(cd->base);
 	expiry_stop();
+	urgent_stop();
 	hook_stop();
 
 	/* let what is queued for the store commit, then say so */

@@ -703,6 +703,7 @@ peer_info(Comity__PeerInfo ***out, size_t *n)
 			pi->queued_urgent = st.queued_urgent;
 			pi->oldest_queued_ns = st.oldest_ns;
 			pi->oldest_urgent_ns = st.oldest_urgent_ns;
+			pi->oldest_normal_ns = st.oldest_normal_ns;
 		}
 		pi->in_flight = p->ninflight;
 		pi->last_contact_ns = p->last_contact_ns;

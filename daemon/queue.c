@@ -33,6 +33,7 @@
 #include "seal.h"
 #include "store.h"
 #include "tls.h"
+#include "urgent.h"
 #include "wire.h"
 #include "xmalloc.h"
 
@@ -295,7 +296,17 @@ struct submit_op {
 	struct queue_submit_res	*res;
 	queue_cb		 cb;
 	void			*arg;
+	struct queue_submit_res	 own;		/* res of a notice */
 };
+
+static void
+submit_op_free(struct submit_op *op)
+{
+	wire_free(op->item);
+	free(op->body);
+	free(op->idem);
+	free(op);
+}
 
 static int
 submit_apply(struct store_txn *t, void *arg)
@@ -346,10 +357,12 @@ submit_apply(struct store_txn *t, void *arg)
 	    (rc = expq_put(t, env->expires_at_ns, env->id.data)) != 0)
 		return rc;
 	snprintf(detail, sizeof(detail),
-	    "to=%s type=%s priority=%s size=%zu documents=%u", env->to,
+	    "to=%s type=%s priority=%s size=%zu documents=%u%s", env->to,
 	    type_name(it->meta->type),
 	    env->priority == COMITY__PRIORITY__PRIORITY_URGENT ? "urgent" :
-	    "normal", op->blen, it->meta->documents);
+	    "normal", op->blen, it->meta->documents,
+	    env->kind == COMITY__ENVELOPE_KIND__KIND_NOTICE ? " kind=notice" :
+	    "");
 	memcpy(op->res->id, env->id.data, ENVELOPE_ID_LEN);
 	return audit_append(t, AUDIT_SUBMITTED, env->id.data, env->to, op->uid,
 	    detail, it->times->submitted_at);
@@ -370,16 +383,15 @@ submit_done(void *arg, int rc)
 		    env->priority == COMITY__PRIORITY__PRIORITY_URGENT);
 		if (env->expires_at_ns != 0)
 			expiry_note(env->expires_at_ns);
+		if (env->priority == COMITY__PRIORITY__PRIORITY_URGENT)
+			urgent_note_submitted(op->item->times->submitted_at);
 	} else if (rc != 0) {
 		snprintf(op->res->err, sizeof(op->res->err), "%s",
 		    rc == COMITY_ESTOREFULL ? "store full" :
 		    "could not store the request");
 	}
 	op->cb(op->arg, rc);
-	wire_free(op->item);
-	free(op->body);
-	free(op->idem);
-	free(op);
+	submit_op_free(op);
 }
 
 static int
@@ -398,7 +410,8 @@ doc_name_ok(const char *n)
 }
 
 static int
-submit_check(const Comity__SubmitReq *req, char *err, size_t errlen)
+submit_check(const Comity__SubmitReq *req, int kind, char *err,
+    size_t errlen)
 {
 	const struct dir_entry	*e;
 	size_t			 i, total = 0;
@@ -420,7 +433,9 @@ submit_check(const Comity__SubmitReq *req, char *err, size_t errlen)
 		snprintf(err, errlen, "invalid request type");
 		return COMITY_ETYPE;
 	}
-	if (e->accepts != 0 && (e->accepts & (1u << req->type)) == 0) {
+	/* a notice is no request: what the counterpart accepts is moot */
+	if (kind == COMITY__ENVELOPE_KIND__KIND_REQUEST && e->accepts != 0 &&
+	    (e->accepts & (1u << req->type)) == 0) {
 		snprintf(err, errlen, "%s does not accept %s requests", req->to,
 		    type_name(req->type));
 		return COMITY_ETYPE;
@@ -479,9 +494,14 @@ submit_check(const Comity__SubmitReq *req, char *err, size_t errlen)
 	return 0;
 }
 
-int
-queue_submit(const Comity__SubmitReq *req, uint32_t uid,
-    struct queue_submit_res *res, queue_cb cb, void *arg)
+/*
+ * submit_build - check REQ, build the outbox item of KIND and seal its
+ * body: a new operation for submit_apply, owning its copies, or NULL
+ * with a COMITY_E* code in *rc and the reason in res->err.
+ */
+static struct submit_op *
+submit_build(const Comity__SubmitReq *req, int kind, uint32_t uid,
+    struct queue_submit_res *res, int *rc)
 {
 	Comity__Request		 rq = COMITY__REQUEST__INIT;
 	Comity__OutItem		*it;
@@ -490,14 +510,14 @@ queue_submit(const Comity__SubmitReq *req, uint32_t uid,
 	struct submit_op	*op;
 	uint8_t			 id[ENVELOPE_ID_LEN], *plain, *body;
 	size_t			 plen, blen;
-	int			 rc;
 
 	memset(res, 0, sizeof(*res));
-	if ((rc = submit_check(req, res->err, sizeof(res->err))) != 0)
-		return rc;
+	if ((*rc = submit_check(req, kind, res->err, sizeof(res->err))) != 0)
+		return NULL;
 	if (RAND_bytes(id, sizeof(id)) != 1) {
 		snprintf(res->err, sizeof(res->err), "no randomness");
-		return COMITY_ECRYPTO;
+		*rc = COMITY_ECRYPTO;
+		return NULL;
 	}
 
 	it = xmalloc(sizeof(*it));
@@ -513,7 +533,7 @@ queue_submit(const Comity__SubmitReq *req, uint32_t uid,
 	set_bytes(&env->id, id, sizeof(id));
 	env->from = dupstr(cd->self);
 	env->to = dupstr(req->to);
-	env->kind = COMITY__ENVELOPE_KIND__KIND_REQUEST;
+	env->kind = kind;
 	env->priority = req->priority;
 	env->created_at_ns = now_ns();
 	env->expires_at_ns = req->expires_at_ns;
@@ -522,6 +542,8 @@ queue_submit(const Comity__SubmitReq *req, uint32_t uid,
 	it->meta->documents = (uint32_t)req->n_documents;
 	it->meta->idempotency_key = dupstr(req->idempotency_key);
 	it->meta->submitter_uid = uid;
+	set_bytes(&it->meta->in_reply_to, req->in_reply_to.data,
+	    req->in_reply_to.len);
 
 	rq.id = env->id;
 	rq.from = env->from;
@@ -551,7 +573,8 @@ queue_submit(const Comity__SubmitReq *req, uint32_t uid,
 	if (body == NULL) {
 		log_warnx("submit to %s: %s", req->to, res->err);
 		wire_free(it);
-		return COMITY_ECRYPTO;
+		*rc = COMITY_ECRYPTO;
+		return NULL;
 	}
 	op = xcalloc(1, sizeof(*op));
 	op->body = body;
@@ -565,10 +588,90 @@ queue_submit(const Comity__SubmitReq *req, uint32_t uid,
 		op->idem = xstrdup(req->idempotency_key);
 	op->uid = uid;
 	op->res = res;
+	return op;
+}
+
+int
+queue_submit(const Comity__SubmitReq *req, uint32_t uid,
+    struct queue_submit_res *res, queue_cb cb, void *arg)
+{
+	struct submit_op	*op;
+	int			 rc;
+
+	op = submit_build(req, COMITY__ENVELOPE_KIND__KIND_REQUEST, uid, res,
+	    &rc);
+	if (op == NULL)
+		return rc;
 	op->cb = cb;
 	op->arg = arg;
 	store_batch_add(cd->store, submit_apply, submit_done, op);
 	return 0;
+}
+
+/* ------------------------------------------------------------ notices */
+
+struct queue_notice {
+	struct submit_op	*op;
+};
+
+struct queue_notice *
+queue_notice_new(const char *to, const uint8_t in_reply_to[16],
+    const char *subject, const char *their_ref, char *err, size_t errlen)
+{
+	Comity__SubmitReq	 req = COMITY__SUBMIT_REQ__INIT;
+	struct queue_submit_res	 res;
+	struct queue_notice	*n;
+	struct submit_op	*op;
+	int			 rc;
+
+	req.to = (char *)to;
+	req.type = COMITY__REQUEST_TYPE__TYPE_OTHER;
+	req.priority = COMITY__PRIORITY__PRIORITY_URGENT;
+	req.subject = (char *)subject;
+	req.their_ref = (char *)their_ref;
+	req.in_reply_to.data = (uint8_t *)in_reply_to;
+	req.in_reply_to.len = ENVELOPE_ID_LEN;
+	op = submit_build(&req, COMITY__ENVELOPE_KIND__KIND_NOTICE,
+	    AUDIT_NO_UID, &res, &rc);
+	if (op == NULL) {
+		snprintf(err, errlen, "%s", res.err);
+		return NULL;
+	}
+	op->res = &op->own;
+	n = xmalloc(sizeof(*n));
+	n->op = op;
+	return n;
+}
+
+const uint8_t *
+queue_notice_id(const struct queue_notice *n)
+{
+	return n->op->item->envelope->id.data;
+}
+
+int
+queue_notice_apply(struct store_txn *t, struct queue_notice *n)
+{
+	return submit_apply(t, n->op);
+}
+
+void
+queue_notice_done(struct queue_notice *n, int rc)
+{
+	Comity__Envelope	*env;
+	char			 h[33], r[33];
+
+	if (n == NULL)
+		return;
+	env = n->op->item->envelope;
+	if (rc == 0) {
+		wire_id_hex(n->op->item->meta->in_reply_to.data, r);
+		log_info("%s notice queued to=%s in_reply_to=%s",
+		    idhex(env->id.data, h), env->to, r);
+		peer_kick(env->to, 1);
+	}
+	submit_op_free(n->op);
+	free(n);
 }
 
 /* ------------------------------------------------------------ ack */
@@ -774,6 +877,8 @@ times_copy(const Comity__Times *src)
 		t->expired_at = src->expired_at;
 		t->cancelled_at = src->cancelled_at;
 		t->received_at = src->received_at;
+		t->warned_at = src->warned_at;
+		t->escalated_at = src->escalated_at;
 	}
 	return t;
 }
@@ -802,6 +907,9 @@ info_new(Comity__Box box, const Comity__Envelope *env, int state,
 	i->seq = seq;
 	i->body_size = meta->body_size;
 	i->documents = meta->documents;
+	i->kind = env->kind;
+	set_bytes(&i->in_reply_to, meta->in_reply_to.data,
+	    meta->in_reply_to.len);
 	return i;
 }
 
@@ -1638,6 +1746,8 @@ struct envelope_op {
 	int			 type;
 	char			*case_ref;
 	uint32_t		 documents;
+	uint8_t			 in_reply_to[ENVELOPE_ID_LEN];
+	int			 has_reply_to;
 	int64_t			 received_at;	/* as stored */
 	struct queue_envelope_res *res;
 	queue_cb		 cb;
@@ -1687,7 +1797,8 @@ open_body(struct envelope_op *op)
 	else if (rq->type <= COMITY__REQUEST_TYPE__TYPE_UNSPECIFIED ||
 	    rq->type > COMITY__REQUEST_TYPE__TYPE_OTHER)
 		snprintf(op->why, sizeof(op->why), "unknown request type");
-	else if (cd->self_accepts != 0 &&
+	else if (rq->kind == COMITY__ENVELOPE_KIND__KIND_REQUEST &&
+	    cd->self_accepts != 0 &&
 	    (cd->self_accepts & (1u << rq->type)) == 0)
 		snprintf(op->why, sizeof(op->why), "%s requests are not "
 		    "accepted", type_name(rq->type));
@@ -1697,6 +1808,10 @@ open_body(struct envelope_op *op)
 		op->type = rq->type;
 		op->case_ref = xstrndup(rq->case_ref, TEXT_FIELD_MAX);
 		op->documents = (uint32_t)rq->n_documents;
+		if ((op->has_reply_to = rq->in_reply_to.len ==
+		    ENVELOPE_ID_LEN))
+			memcpy(op->in_reply_to, rq->in_reply_to.data,
+			    ENVELOPE_ID_LEN);
 	}
 	wire_free(rq);
 }
@@ -1818,6 +1933,10 @@ envelope_apply(struct store_txn *t, void *arg)
 	meta.documents = op->documents;
 	meta.body_size = env->body.len;
 	meta.idempotency_key = (char *)"";
+	if (op->has_reply_to) {
+		meta.in_reply_to.data = op->in_reply_to;
+		meta.in_reply_to.len = ENVELOPE_ID_LEN;
+	}
 	it.version = 1;
 	it.envelope = &hdr;
 	it.state = COMITY__STATE__STATE_RECEIVED;
@@ -1845,6 +1964,10 @@ envelope_apply(struct store_txn *t, void *arg)
 	    (rc = store_put(t, DB_BLOB, bkey, blob_key(bkey, 'i', key, klen),
 	    env->body.data, env->body.len)) != 0 ||
 	    (rc = store_put(t, DB_INLOG, lkey, 8, key, klen)) != 0)
+		goto out;
+	/* an urgent request may need an escalation: index it */
+	if (res->urgent && env->kind == COMITY__ENVELOPE_KIND__KIND_REQUEST &&
+	    (rc = urgent_index_put(t, now, key, klen)) != 0)
 		goto out;
 	res->kind = COMITY__RECEIPT_KIND__RECEIPT_DELIVERED;
 	res->frame = receipt_frame(rcpt, rlen, &res->len);
@@ -1875,14 +1998,26 @@ envelope_done(void *arg, int rc)
 		log_info("%s duplicate from=%s: original receipt sent again",
 		    idhex(res->id, h), op->peer);
 	else {
-		log_info("%s received from=%s size=%zu%s", idhex(res->id, h),
-		    op->peer, op->env->body.len, res->urgent ? " urgent" : "");
-		notify_id(op->env->kind == COMITY__ENVELOPE_KIND__KIND_NOTICE ?
-		    COMITY__WATCH_KIND__WATCH_NOTICE :
-		    COMITY__WATCH_KIND__WATCH_ARRIVED, res->id, NULL, NULL);
-		if (res->urgent)
+		int	notice = op->env->kind ==
+		    COMITY__ENVELOPE_KIND__KIND_NOTICE;
+		char	detail[64], r[33];
+
+		log_info("%s received from=%s size=%zu%s%s", idhex(res->id, h),
+		    op->peer, op->env->body.len, res->urgent ? " urgent" : "",
+		    notice ? " notice" : "");
+		detail[0] = '\0';
+		if (notice && op->has_reply_to)
+			snprintf(detail, sizeof(detail), "notice about %s",
+			    idhex(op->in_reply_to, r));
+		notify_id(notice ? COMITY__WATCH_KIND__WATCH_NOTICE :
+		    COMITY__WATCH_KIND__WATCH_ARRIVED, res->id,
+		    detail[0] != '\0' ? detail : NULL, NULL);
+		/* a notice tells the watchers; the hook is for requests */
+		if (res->urgent && !notice) {
 			hook_arrival(res->id, op->peer, op->type, op->case_ref,
 			    op->received_at);
+			urgent_note_received(op->received_at);
+		}
 	}
 	op->cb(op->arg, rc);
 	wire_free(op->env);
@@ -2124,6 +2259,8 @@ queue_peer_stats(const char *peer, struct queue_stats *st)
 
 					if (cls == PRIO_URGENT)
 						st->oldest_urgent_ns = s;
+					else
+						st->oldest_normal_ns = s;
 					if (st->oldest_ns == 0 ||
 					    s < st->oldest_ns)
 						st->oldest_ns = s;
@@ -2176,4 +2313,65 @@ queue_init(void)
 	store_batch_add(cd->store, init_apply, init_done, &rc);
 	store_batch_flush(cd->store);
 	return rc;
+}
+
+/* ------------------------------------------------------------ timeline */
+
+/* peer_receipt - at_ns, issuer seq and kind of stored receipt BUF */
+static void
+peer_receipt(const ProtobufCBinaryData *buf, int64_t *at, uint64_t *seq,
+    Comity__ReceiptKind *kind)
+{
+	Comity__ReceiptContent	*rc;
+
+	if (buf->len == 0 || (rc = receipt_peek(buf->data, buf->len)) == NULL)
+		return;
+	*at = rc->at_ns;
+	*seq = rc->issuer_audit_seq;
+	if (kind != NULL)
+		*kind = rc->kind;
+	wire_free(rc);
+}
+
+int
+queue_timeline(const uint8_t id[16], Comity__ItemInfo **info,
+    Comity__TimelineInfo **tl)
+{
+	struct store_txn	*t;
+	Comity__OutItem		*o;
+	Comity__InItem		*in;
+	Comity__TimelineInfo	*x;
+	uint8_t			 key[INKEY_MAX];
+	size_t			 klen;
+	int			 rc;
+
+	*info = NULL;
+	*tl = NULL;
+	x = xmalloc(sizeof(*x));
+	comity__timeline_info__init(x);
+	if ((rc = store_read_begin(cd->store, &t)) != 0) {
+		free(x);
+		return rc;
+	}
+	if ((o = get_out(t, id, &rc)) != NULL) {
+		*info = out_info(o);
+		x->created_at_ns = o->envelope->created_at_ns;
+		peer_receipt(&o->delivered_receipt, &x->peer_delivered_at_ns,
+		    &x->peer_delivered_seq, &x->peer_delivered_kind);
+		peer_receipt(&o->retrieved_receipt, &x->peer_retrieved_at_ns,
+		    &x->peer_retrieved_seq, NULL);
+		wire_free(o);
+	} else if (rc == COMITY_ENOTFOUND &&
+	    (in = get_in(t, id, key, &klen, &rc)) != NULL) {
+		*info = in_info(in);
+		x->created_at_ns = in->envelope->created_at_ns;
+		wire_free(in);
+	}
+	store_read_end(t);
+	if (*info == NULL) {
+		free(x);
+		return rc;
+	}
+	*tl = x;
+	return 0;
 }

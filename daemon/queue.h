@@ -53,6 +53,35 @@ int	queue_submit(const Comity__SubmitReq *req, uint32_t uid,
 	    struct queue_submit_res *res, queue_cb cb, void *arg);
 
 /*
+ * Notices: envelopes of kind NOTICE that the daemon itself sends (an
+ * escalation, urgent.c), sealed and queued like a request (urgent, type
+ * OTHER, no documents) so that they are durable and retried the same way,
+ * but queued by the caller inside a transaction of its own, together with
+ * what the notice reports.
+ *
+ * queue_notice_new - seal a notice to TO about request IN_REPLY_TO (16
+ * bytes) with SUBJECT and THEIR_REF (the recipient's case reference;
+ * borrowed, may be NULL).  A new notice (free with queue_notice_done()),
+ * or NULL with the reason in err when TO is not in the directory or
+ * sealing fails.
+ */
+struct queue_notice;
+struct store_txn;
+struct queue_notice *queue_notice_new(const char *to,
+	    const uint8_t in_reply_to[16], const char *subject,
+	    const char *their_ref, char *err, size_t errlen);
+/* queue_notice_id - N's envelope id (16 bytes, valid while N lives) */
+const uint8_t *queue_notice_id(const struct queue_notice *n);
+/* queue_notice_apply - queue N in the caller's write transaction: the
+ * outbox item, the send queue entry and its SUBMITTED audit record.  May
+ * run again after a replay of the transaction. */
+int	queue_notice_apply(struct store_txn *, struct queue_notice *n);
+/* queue_notice_done - after the commit: RC is 0 when N was applied and
+ * committed (log line, the peer woken), anything else when it was not;
+ * frees N either way.  NULL is a no-op. */
+void	queue_notice_done(struct queue_notice *n, int rc);
+
+/*
  * queue_ack - the local tool retrieved inbox item ID: RECEIVED ->
  * RETRIEVED, and a RETRIEVED receipt is queued back to the sender in the
  * same transaction.  Acking a RETRIEVED item again succeeds and changes
@@ -75,6 +104,15 @@ int	queue_cancel(const uint8_t id[16], uint32_t uid, queue_cb cb,
  */
 int	queue_status(const uint8_t id[16], Comity__ItemInfo **out);
 void	queue_info_free(Comity__ItemInfo *);
+
+/*
+ * queue_timeline - queue_status, and what the item holds of the
+ * counterpart's side: the envelope's creation time and, for an outbox
+ * item, the at_ns and issuer audit seq of the receipts it received.
+ * Free *tl with free().
+ */
+int	queue_timeline(const uint8_t id[16], Comity__ItemInfo **info,
+	    Comity__TimelineInfo **tl);
 
 /*
  * queue_list - one page of the outbox or inbox in log order, after
@@ -194,6 +232,7 @@ struct queue_stats {
 	uint64_t	 queued_urgent;
 	int64_t		 oldest_ns;
 	int64_t		 oldest_urgent_ns;
+	int64_t		 oldest_normal_ns;
 };
 int	queue_peer_stats(const char *peer, struct queue_stats *st);
 

@@ -5,7 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <limits.h>
+
+#include <openssl/cms.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 
 #include "bounds.h"
 #include "comity.h"
@@ -112,4 +116,28 @@ receipt_open(const uint8_t *buf, size_t len, const char *issuer,
 fail:
 	wire_free(rc);
 	return NULL;
+}
+
+Comity__ReceiptContent *
+receipt_peek(const uint8_t *buf, size_t len)
+{
+	Comity__ReceiptContent	 *rc = NULL;
+	CMS_ContentInfo		 *cms;
+	ASN1_OCTET_STRING	**content;
+	const unsigned char	 *p = buf;
+
+	if (buf == NULL || len == 0 || len > LONG_MAX)
+		return NULL;
+	if ((cms = d2i_CMS_ContentInfo(NULL, &p, (long)len)) == NULL) {
+		ERR_clear_error();
+		return NULL;
+	}
+	if (OBJ_obj2nid(CMS_get0_type(cms)) == NID_pkcs7_signed &&
+	    (content = CMS_get0_content(cms)) != NULL && *content != NULL)
+		rc = wire_unpack(&comity__receipt_content__descriptor,
+		    ASN1_STRING_get0_data(*content),
+		    (size_t)ASN1_STRING_length(*content));
+	CMS_ContentInfo_free(cms);
+	ERR_clear_error();
+	return rc;
 }

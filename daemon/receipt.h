@@ -46,4 +46,12 @@ uint8_t	*receipt_check_signer(const uint8_t *buf, size_t len,
 	    const char *issuer, X509 *issuer_tls, int open, size_t *clen,
 	    char *err, size_t errlen);
 
+/*
+ * receipt_peek - the content of stored receipt bytes, decoded without
+ * checking the signature again (it was checked before it was stored, and
+ * `comity receipt` exports it for anyone to check).  For showing times
+ * and seqs only.  Free with wire_free(); NULL when it does not decode.
+ */
+Comity__ReceiptContent *receipt_peek(const uint8_t *buf, size_t len);
+
 #endif /* COMITY_RECEIPT_H */

@@ -84,6 +84,7 @@ static const char *const db_names[DB__COUNT] = {
 	[DB_CORRUPT] = "corrupt",
 	[DB_BLOB] = "blob",
 	[DB_EXPQ] = "expq",
+	[DB_URGQ] = "urgq",
 };
 
 static void	store_flush_cb(evutil_socket_t, short, void *);

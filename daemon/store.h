@@ -48,6 +48,9 @@ enum store_db {
 	DB_BLOB,	/* 'o' || id, or 'i' || id || from -> sealed envelope body */
 	DB_EXPQ,	/* u64be at_ns || envelope id -> "": when to look at an
 			 * outbox item with an expiry next (see queue.h) */
+	DB_URGQ,	/* u64be received_at || envelope id || from -> "": urgent
+			 * inbox requests that may still need an escalation
+			 * (see urgent.h) */
 	DB__COUNT
 };
 

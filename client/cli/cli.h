@@ -68,5 +68,8 @@ int	cmd_export(int, char **);
 int	cmd_peers(int, char **);
 int	cmd_directory(int, char **);
 int	cmd_watch(int, char **);
+int	cmd_audit(int, char **);
+/* status_timeline - `status ID --timeline` (timeline.c) */
+int	status_timeline(const char *id);
 
 #endif /* COMITY_CLI_H */

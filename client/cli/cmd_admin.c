@@ -34,7 +34,7 @@ static json_t *
 peer_json(const struct comity_peer *p)
 {
 	return json_pack("{s:o, s:o, s:o, s:b, s:I, s:I, s:I, s:o, s:o, s:o, "
-	    "s:o, s:I, s:o, s:o}",
+	    "s:o, s:o, s:I, s:o, s:o}",
 	    "id", out_jstr(p->id),
 	    "name", out_jstr(p->name),
 	    "endpoint", out_jstr(p->endpoint),
@@ -44,6 +44,7 @@ peer_json(const struct comity_peer *p)
 	    "in_flight", (json_int_t)p->in_flight,
 	    "oldest_queued_at", out_jtime(p->oldest_queued_ns),
 	    "oldest_urgent_at", out_jtime(p->oldest_urgent_ns),
+	    "oldest_normal_at", out_jtime(p->oldest_normal_ns),
 	    "last_contact_at", out_jtime(p->last_contact_ns),
 	    "last_delivery_at", out_jtime(p->last_delivery_ns),
 	    "clock_skew_ms", (json_int_t)(p->clock_skew_ns / 1000000),
@@ -52,43 +53,44 @@ peer_json(const struct comity_peer *p)
 	    json_null());
 }
 
-/* "age (urgent age)" of the oldest waiting items, "-" when none */
+/* the age of AT, or WHAT when it is 0 */
+static void
+age_or(int64_t now, int64_t at, const char *what, char *buf, size_t len)
+{
+	if (at == 0)
+		snprintf(buf, len, "%s", what);
+	else
+		out_age(now - at, buf, len);
+}
+
+/* "urgent-age/normal-age" of the oldest waiting item of each class */
 static void
 oldest(const struct comity_peer *p, int64_t now, char *buf, size_t len)
 {
-	char	a[32], u[32];
+	char	u[32], n[32];
 
-	if (p->oldest_queued_ns == 0) {
-		snprintf(buf, len, "-");
-		return;
-	}
-	out_age(now - p->oldest_queued_ns, a, sizeof(a));
-	if (p->oldest_urgent_ns != 0) {
-		out_age(now - p->oldest_urgent_ns, u, sizeof(u));
-		snprintf(buf, len, "%s (urgent %s)", a, u);
-	} else
-		snprintf(buf, len, "%s", a);
+	age_or(now, p->oldest_urgent_ns, "-", u, sizeof(u));
+	age_or(now, p->oldest_normal_ns, "-", n, sizeof(n));
+	snprintf(buf, len, "%s/%s", u, n);
 }
 
 static void
 peer_row(const struct comity_peer *p, int64_t now)
 {
-	char	old[80], last[32], skew[32], q[48];
+	char	old[80], last[32], xchg[32], skew[32], q[48];
 	char	*id = out_escape(p->id, 1);
 
 	oldest(p, now, old, sizeof(old));
-	if (p->last_contact_ns != 0)
-		out_age(now - p->last_contact_ns, last, sizeof(last));
-	else
-		snprintf(last, sizeof(last), "never");
+	age_or(now, p->last_contact_ns, "never", last, sizeof(last));
+	age_or(now, p->last_delivery_ns, "never", xchg, sizeof(xchg));
 	out_age(p->clock_skew_ns, skew, sizeof(skew));
 	snprintf(q, sizeof(q), "%llu/%llu", (unsigned long long)p->queued,
 	    (unsigned long long)p->queued_urgent);
 	/* a link with items waiting is never shown as simply "up" */
-	printf("%-14s  %-7s  %-11s  %-9llu  %-24s  %-10s  %-8s  ",
+	printf("%-14s  %-7s  %-11s  %-9llu  %-17s  %-9s  %-9s  %-8s  ",
 	    id != NULL ? id : "?", !p->up ? "down" : p->queued > 0 ?
-	    "up-busy" : "up", q, (unsigned long long)p->in_flight, old, last,
-	    p->up || p->last_contact_ns != 0 ? skew : "-");
+	    "up-busy" : "up", q, (unsigned long long)p->in_flight, old, xchg,
+	    last, p->up || p->last_contact_ns != 0 ? skew : "-");
 	out_text(stdout, p->last_error);
 	putchar('\n');
 	free(id);
@@ -115,9 +117,10 @@ cmd_peers(int argc, char **argv)
 	}
 	comity_close(conn);
 	if (!cli.json && n > 0)
-		printf("%-14s  %-7s  %-11s  %-9s  %-24s  %-10s  %-8s  %s\n",
-		    "PEER", "LINK", "QUEUED/URG", "IN-FLIGHT", "OLDEST WAITING",
-		    "CONTACT", "SKEW", "LAST ERROR");
+		printf("%-14s  %-7s  %-11s  %-9s  %-17s  %-9s  %-9s  %-8s  "
+		    "%s\n", "PEER", "LINK", "QUEUED/URG", "IN-FLIGHT",
+		    "OLDEST URG/NORMAL", "EXCHANGED", "CONTACT", "SKEW",
+		    "LAST ERROR");
 	for (i = 0; i < n && st == EX_OK; i++) {
 		if (!cli.json)
 			peer_row(&peers[i], now);

@@ -11,13 +11,32 @@
 int
 cmd_status(int argc, char **argv)
 {
+	static const struct option	opts[] = {
+		{ "timeline", no_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct comity_item	*it = NULL;
 	comity_conn		*conn;
 	const char		*id;
-	int			 rc, st;
+	int			 c, rc, st, timeline = 0;
 
-	if ((st = cli_id_arg(argc, argv, &id)) != -1)
-		return st;
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
+		if (c == 't')
+			timeline = 1;
+		else if (c == 'h')
+			return cli_help();
+		else
+			return cli_usage();
+	}
+	if (argc - optind != 1)
+		return cli_usage();
+	id = argv[optind];
+	if (!cli_id_ok(id))
+		return EX_USAGE;
+	if (timeline)
+		return status_timeline(id);
 	if ((st = cli_connect(&conn)) != 0)
 		return st;
 	if ((rc = comity_status(conn, id, &it)) != 0) {

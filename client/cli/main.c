@@ -33,8 +33,11 @@ static const struct command {
 	  "TYPE is mla, extradition, confiscation, transfer,\n"
 	  "joint_investigation (jit) or other.  --expires takes a duration\n"
 	  "(30m, 2h, 1d); --key makes a repeated submit return the same id." },
-	{ "status", cmd_status, "status ID",
-	  "Show the state of a request, its per-state times and receipts." },
+	{ "status", cmd_status, "status ID [--timeline]",
+	  "Show the state of a request, its per-state times and receipts.\n"
+	  "--timeline: every event of the request on both sides, as far as\n"
+	  "known (our audit records; the counterpart's signed receipts), with\n"
+	  "the time between steps." },
 	{ "outbox", cmd_outbox, "outbox [--urgent] [--state S] [--since T]",
 	  "List requests we sent.  T is RFC 3339, a date, or a duration\n"
 	  "(2h = since two hours ago); S is a state such as QUEUED." },
@@ -68,6 +71,23 @@ static const struct command {
 	  "clock skew for each counterpart." },
 	{ "directory", cmd_directory, "directory",
 	  "The counterparts and what they accept." },
+	{ "audit", cmd_audit,
+	  "audit export [--since T] [--until T] [--id ID] [--format jsonl|csv]\n"
+	  "  audit verify [--store DIR] [--witness-seq S --witness-hash H]",
+	  "export: stream the daemon's audit trail in seq order, one record a\n"
+	  "line: JSON Lines (the default), or CSV (RFC 4180, with a header).\n"
+	  "Times are RFC 3339 UTC with nanoseconds; each record carries\n"
+	  "detail_sha256, prev_hash and hash, so the chain can be recomputed\n"
+	  "from the export.  --since/--until T (RFC 3339, a date, or a\n"
+	  "duration: 2h = two hours ago) keep records at or after / before T;\n"
+	  "--id keeps those about one request.\n"
+	  "verify: recompute the whole chain; prints \"audit chain intact: N\n"
+	  "records, head seq S hash H\", or names the first edited, missing or\n"
+	  "reordered record and exits 65.  --store DIR checks the store\n"
+	  "directory itself, read-only, without the daemon (which may run).\n"
+	  "--witness-seq/--witness-hash: a head held elsewhere (e.g. in a\n"
+	  "receipt we issued) that the chain must contain; this catches\n"
+	  "records removed from the end." },
 };
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
 

@@ -335,6 +335,12 @@ out_item_json(const struct comity_item *it)
 	set(o, "seq", json_integer((json_int_t)it->seq), &bad);
 	set(o, "body_size", json_integer((json_int_t)it->body_size), &bad);
 	set(o, "documents", json_integer((json_int_t)it->documents), &bad);
+	set(o, "kind", json_string(it->kind == COMITY_KIND_NOTICE ? "notice" :
+	    "request"), &bad);
+	set(o, "in_reply_to", it->in_reply_to[0] != '\0' ?
+	    json_string(it->in_reply_to) : json_null(), &bad);
+	set(o, "warned_at", out_jtime(it->warned_at), &bad);
+	set(o, "escalated_at", out_jtime(it->escalated_at), &bad);
 	if (bad) {
 		json_decref(o);
 		return NULL;
@@ -434,14 +440,17 @@ out_item_row(FILE *fp, const struct comity_item *it)
 	char	*peer = out_escape(it->box == COMITY_BOX_IN ? it->from : it->to,
 		    1);
 	char	*cs = out_escape(it->case_ref, 1);
+	int	 notice = it->kind == COMITY_KIND_NOTICE;
 
 	out_time(it->box == COMITY_BOX_IN ? it->received_at : it->submitted_at,
 	    t);
-	fprintf(fp, "%-32s  %-9s  %-6s  %-12s  %-12s  %-24s  %s\n", it->id,
+	/* a notice shows as such, with the request it is about */
+	fprintf(fp, "%-32s  %-9s  %-6s  %-12s  %-12s  %-24s  %s%s\n", it->id,
 	    comity_state_name(it->state), it->priority ==
 	    COMITY_PRIORITY_URGENT ? "urgent" : "normal",
-	    comity_type_name(it->type), peer != NULL ? peer : "?", t,
-	    cs != NULL ? cs : "?");
+	    notice ? "notice" : comity_type_name(it->type),
+	    peer != NULL ? peer : "?", t, notice ? "re " : "",
+	    notice ? it->in_reply_to : cs != NULL ? cs : "?");
 	free(peer);
 	free(cs);
 }
@@ -479,6 +488,10 @@ out_item_text(FILE *fp, const struct comity_item *it)
 	fprintf(fp, "%-12s %s\n", "priority", it->priority ==
 	    COMITY_PRIORITY_URGENT ? "urgent" : "normal");
 	fprintf(fp, "%-12s %s\n", "type", comity_type_name(it->type));
+	if (it->kind == COMITY_KIND_NOTICE)
+		fprintf(fp, "%-12s %s\n", "kind", "notice");
+	if (it->in_reply_to[0] != '\0')
+		fprintf(fp, "%-12s %s\n", "in reply to", it->in_reply_to);
 	field_str(fp, "case", it->case_ref);
 	field_time(fp, "submitted", it->submitted_at);
 	field_time(fp, "sent", it->sent_at);
@@ -488,6 +501,8 @@ out_item_text(FILE *fp, const struct comity_item *it)
 	field_time(fp, "rejected", it->rejected_at);
 	field_time(fp, "expired", it->expired_at);
 	field_time(fp, "cancelled", it->cancelled_at);
+	field_time(fp, "warned", it->warned_at);
+	field_time(fp, "escalated", it->escalated_at);
 	if (it->expires_at != 0) {
 		out_time(it->expires_at, t);
 		fprintf(fp, "%-12s %s\n", "expires", t);
@@ -502,4 +517,51 @@ out_item_text(FILE *fp, const struct comity_item *it)
 	    (it->has_delivered_receipt ? "" : "none"));
 	fprintf(fp, "%-12s %" PRIu32 " (%" PRIu64 " bytes sealed)\n",
 	    "documents", it->documents, it->body_size);
+}
+
+void
+out_time_ns(int64_t ns, char buf[OUT_TIME_NS_LEN])
+{
+	struct tm	tm;
+	time_t		secs;
+	int64_t		s, frac;
+	size_t		n;
+
+	s = ns / NS_PER_S;
+	frac = ns % NS_PER_S;
+	if (frac < 0) {
+		s--;
+		frac += NS_PER_S;
+	}
+	secs = (time_t)s;
+	if (gmtime_r(&secs, &tm) == NULL ||
+	    (n = strftime(buf, OUT_TIME_NS_LEN, "%Y-%m-%dT%H:%M:%S", &tm)) ==
+	    0) {
+		snprintf(buf, OUT_TIME_NS_LEN, "%" PRId64, ns);
+		return;
+	}
+	snprintf(buf + n, OUT_TIME_NS_LEN - n, ".%09dZ", (int)frac);
+}
+
+void
+out_duration(int64_t ns, char *buf, size_t len)
+{
+	const char	*sign = "";
+	uint64_t	 v;
+
+	if (ns < 0) {
+		sign = "-";
+		v = (uint64_t)0 - (uint64_t)ns;
+	} else
+		v = (uint64_t)ns;
+	if (v < 1000000u)
+		snprintf(buf, len, "%s%" PRIu64 "us", sign, v / 1000u);
+	else if (v < 1000000000u)
+		snprintf(buf, len, "%s%" PRIu64 ".%03" PRIu64 "ms", sign,
+		    v / 1000000u, v / 1000u % 1000u);
+	else if (v < 60 * (uint64_t)1000000000u)
+		snprintf(buf, len, "%s%" PRIu64 ".%03" PRIu64 "s", sign,
+		    v / 1000000000u, v / 1000000u % 1000u);
+	else
+		out_age(ns, buf, len);
 }

@@ -39,6 +39,15 @@ json_t	*out_jtime(int64_t ns);
 void	 out_time(int64_t ns, char buf[OUT_TIME_LEN]);
 /* out_age - a duration in ns as "3d4h", "2h5m", "4m12s", "850ms" */
 void	 out_age(int64_t ns, char *buf, size_t len);
+/*
+ * out_time_ns - NS as RFC 3339 UTC with nanoseconds
+ * ("2026-11-24T19:07:29.123456789Z"), 0 included, into BUF.
+ */
+#define OUT_TIME_NS_LEN	40
+void	 out_time_ns(int64_t ns, char buf[OUT_TIME_NS_LEN]);
+/* out_duration - a duration in ns to the precision that matters:
+ * "850us", "12.345ms", "4.250s", then as out_age() ("4m12s") */
+void	 out_duration(int64_t ns, char *buf, size_t len);
 
 /*
  * out_parse_duration - "90s", "5m", "2h", "1d", "1w" (a bare number is

@@ -26,7 +26,10 @@
  *    sealed request that the recipient opens with stock `openssl cms`;
  *  - comity_peers() and comity_directory() describe the counterparts;
  *  - comity_watch() streams events as they happen: arrivals, receipts and
- *    other state changes, warnings about urgent requests.
+ *    other state changes, warnings about urgent requests;
+ *  - comity_audit_export() streams the daemon's hash-chained audit trail,
+ *    comity_audit_verify() recomputes the chain, and comity_timeline()
+ *    gives what is known of one request on both sides.
  *
  * @section conventions Conventions
  *
@@ -156,6 +159,14 @@ enum comity_box {
 enum comity_priority {
 	COMITY_PRIORITY_NORMAL = 0,
 	COMITY_PRIORITY_URGENT = 1,
+};
+
+/** What an item is (comity_item.kind). */
+enum comity_item_kind {
+	COMITY_KIND_REQUEST = 0,	/**< a request (or a reply to one) */
+	COMITY_KIND_NOTICE = 1,		/**< a notice a daemon sent of itself,
+					     e.g. an escalation: @c in_reply_to
+					     names the request it is about */
 };
 
 /** Receipt kinds (comity_receipt()). */
@@ -361,6 +372,15 @@ struct comity_item {
 	uint64_t	 seq;		/**< position in its list */
 	uint64_t	 body_size;	/**< sealed size in bytes */
 	uint32_t	 documents;	/**< number of documents */
+	int		 kind;		/**< #comity_item_kind */
+	char		 in_reply_to[33]; /**< the id of the request this one
+					     answers (a reply, a notice), ""
+					     when none */
+	int64_t		 warned_at;	/**< ours, urgent: the last warning that
+					     it is still undelivered, 0 = none */
+	int64_t		 escalated_at;	/**< theirs, urgent: when it was
+					     escalated for not being retrieved
+					     in time, 0 = not */
 };
 
 /**
@@ -556,12 +576,13 @@ struct comity_peer {
 	uint64_t	 queued_urgent;
 	uint64_t	 in_flight;	/**< sent, not receipted yet */
 	int64_t		 oldest_queued_ns; /**< submit time of the oldest waiting item */
-	int64_t		 oldest_urgent_ns;
+	int64_t		 oldest_urgent_ns; /**< the same, urgent items only */
 	int64_t		 last_contact_ns; /**< last frame exchanged */
 	int64_t		 last_delivery_ns; /**< last envelope or receipt exchanged */
 	int64_t		 clock_skew_ns;	/**< peer clock minus ours, at Hello */
 	int64_t		 next_attempt_ns; /**< next dial, 0 = none planned */
 	const char	*last_error;	/**< "" when none */
+	int64_t		 oldest_normal_ns; /**< the same, normal items only */
 };
 
 /**
@@ -698,6 +719,174 @@ COMITY_EXPORT const char *comity_event_name(int kind);
  */
 COMITY_EXPORT int comity_watch(comity_conn *conn, int urgent_only,
     comity_event_cb cb, void *arg);
+/** @} */
+
+/**
+ * @defgroup audit Audit trail
+ *
+ * The daemon appends a record to its audit trail for every state change,
+ * in the same commit: seq (from 1, no gaps), time, event, request id,
+ * counterpart, local uid and a detail, each record chained to the one
+ * before by SHA-256:
+ *
+ *     hash = SHA-256("comity-audit-v1\0" || u64be(seq) || i64be(time) ||
+ *            u16be(event) || lp(message_id) || lp(peer) || u32be(uid) ||
+ *            SHA-256(detail) || prev_hash),   lp(x) = u32be(len) || x
+ *
+ * where message_id is the 16 bytes of the id (or nothing) and record 1's
+ * prev_hash derives from the authority id and the store's creation time.
+ * An export therefore lets anyone recompute the chain; an edited, removed
+ * or reordered record breaks it, and a head held elsewhere (a witness)
+ * shows records removed from the end.
+ * @{
+ */
+
+/** comity_audit_record.uid when no local user caused the event. */
+#define COMITY_AUDIT_NO_UID	0xffffffffu
+
+/** One audit record.  Strings are never NULL ("" when absent). */
+struct comity_audit_record {
+	uint64_t	 seq;		/**< position in the chain, from 1 */
+	int64_t		 time;		/**< the daemon's clock, ns */
+	int		 event;		/**< event number (never renumbered) */
+	const char	*event_name;	/**< "SUBMITTED", "SENT", ... */
+	char		 message_id[33]; /**< the request's id, "" when none */
+	const char	*peer;		/**< the counterpart, "" when none */
+	uint32_t	 uid;		/**< local user, or #COMITY_AUDIT_NO_UID */
+	const char	*detail;	/**< one line for people */
+	uint8_t		 prev_hash[32];	/**< the previous record's hash */
+	uint8_t		 hash[32];	/**< this record's chain hash */
+};
+
+/** Filter of comity_audit_export(); zero-initialise, then set what you
+ * need. */
+struct comity_audit_filter {
+	int64_t		 since_ns;	/**< records at or after, 0 = any */
+	int64_t		 until_ns;	/**< records before, 0 = any */
+	const char	*id;		/**< about this request only (32 hex), or
+					     NULL */
+	uint32_t	 page_size;	/**< records per round trip, at most 1000;
+					     0 = the daemon's default (500) */
+};
+
+/**
+ * @brief Called once per record by comity_audit_export().
+ * @param[in] rec the record; borrowed, valid only during the call.
+ * @param[in] arg the caller's argument.
+ * @return 0 to go on; anything else stops the export and
+ * comity_audit_export() returns that value.
+ */
+typedef int (*comity_audit_cb)(const struct comity_audit_record *rec,
+    void *arg);
+
+/**
+ * @brief Stream the audit records that match @p filter, in seq order,
+ * fetching page after page.
+ *
+ * Memory stays bounded whatever the length of the trail: one page (at
+ * most 1000 records, about a megabyte) is held at a time.  Records are in
+ * seq order, not sorted by time (the clock may have been set back between
+ * two records); the time filter is applied to each record.  Each page is
+ * one read transaction on the daemon: records appended during a long
+ * export appear in a later page.
+ * @param[in] conn the connection.
+ * @param[in] filter what to export; NULL exports everything.
+ * @param[in] cb called for each matching record, in order.
+ * @param[in] arg passed to @p cb.
+ * @note Details may quote counterpart data: escape them before showing
+ * them raw.
+ * @retval 0 every record was given to @p cb.
+ * @retval COMITY_EINVAL @p cb is NULL or @p filter is out of range (a
+ * negative time, a bad id, a page above 1000).
+ * @retval COMITY_ENOMEM, COMITY_EIO, COMITY_EPROTO, COMITY_ETIMEDOUT
+ * see @ref failures (#COMITY_EPROTO also when the daemon's paging does not
+ * move forward).
+ * @retval other what @p cb returned, or a code the daemon returned.
+ */
+COMITY_EXPORT int comity_audit_export(comity_conn *conn,
+    const struct comity_audit_filter *filter, comity_audit_cb cb, void *arg);
+
+/** A head held elsewhere: the chain must hold record @c seq with @c hash
+ * (seq 0 names the genesis).  A counterpart's receipt carries one. */
+struct comity_audit_witness {
+	uint64_t	 seq;
+	uint8_t		 hash[32];
+};
+
+/** The outcome of comity_audit_verify(). */
+struct comity_audit_result {
+	int		 ok;		/**< 1: the chain is intact */
+	uint64_t	 count;		/**< records checked and found good */
+	uint64_t	 bad_seq;	/**< not ok: the first bad record (0: the
+					     genesis or the store itself) */
+	char		 reason[256];	/**< not ok: why, one line */
+	uint64_t	 head_seq;	/**< the stored head */
+	uint8_t		 head_hash[32];
+	int		 witnessed;	/**< a witness was given and found */
+	uint64_t	 time_regressions; /**< records older than the one
+					     before (the clock was set back):
+					     allowed, but worth a look */
+	uint64_t	 first_regression_seq; /**< the first of them, 0 = none */
+};
+
+/**
+ * @brief Recompute the whole audit chain on the daemon: contiguity from
+ * seq 1, each record's link to the previous hash, each hash, and the
+ * stored head; with @p witness, that the chain holds that record.
+ *
+ * The daemon walks the chain in one read transaction, about a
+ * microsecond per record, during which it serves nothing else: run the
+ * offline verifier (`comity audit verify --store`) on very long trails.
+ * @param[in] conn the connection.
+ * @param[in] witness a head held elsewhere, or NULL.
+ * @param[out] result the outcome, filled whenever the walk ran.
+ * @retval 0 the chain is intact (@c result->ok is 1).
+ * @retval COMITY_ECORRUPT the chain is broken: @c result names the first
+ * bad record and the reason (also in comity_errmsg()).
+ * @retval COMITY_EINVAL @p conn or @p result is NULL.
+ * @retval COMITY_ENOMEM, COMITY_EIO, COMITY_EPROTO, COMITY_ETIMEDOUT
+ * see @ref failures.
+ * @retval other a code the daemon returned (the store failed).
+ */
+COMITY_EXPORT int comity_audit_verify(comity_conn *conn,
+    const struct comity_audit_witness *witness,
+    struct comity_audit_result *result);
+
+/** What is known of one request on both sides.  The counterpart's times
+ * are by its clock, from the signed receipts we hold (see comity_peers()
+ * for the skew between the clocks). */
+struct comity_timeline {
+	struct comity_item item;	/**< the item, as comity_status() gives */
+	int64_t		 created_at;	/**< the envelope's creation, sender's
+					     clock */
+	int64_t		 peer_delivered_at; /**< ours: when the recipient
+					     stored it, by its DELIVERED (or
+					     REJECTED) receipt; 0 = no receipt */
+	int		 peer_delivered_kind; /**< #COMITY_RECEIPT_DELIVERED or
+					     #COMITY_RECEIPT_REJECTED */
+	uint64_t	 peer_delivered_seq; /**< the recipient's audit seq in
+					     that receipt */
+	int64_t		 peer_retrieved_at; /**< ours: when its local tool
+					     retrieved it, by its RETRIEVED
+					     receipt; 0 = not (yet) */
+	uint64_t	 peer_retrieved_seq;
+};
+
+/**
+ * @brief One request and the counterpart's side of its life, for a
+ * timeline; its audit records come from comity_audit_export() with
+ * @c filter.id set.
+ * @param[in] conn the connection.
+ * @param[in] id the item's id (32 hex digits).
+ * @param[out] timeline the result; free with comity_free() (one block).
+ * @retval 0 found.
+ * @retval COMITY_EINVAL @p id is not 32 hex digits.
+ * @retval COMITY_ENOTFOUND no such item.
+ * @retval COMITY_ENOMEM, COMITY_EIO, COMITY_EPROTO, COMITY_ETIMEDOUT
+ * see @ref failures.
+ */
+COMITY_EXPORT int comity_timeline(comity_conn *conn, const char *id,
+    struct comity_timeline **timeline);
 /** @} */
 
 #ifdef __cplusplus

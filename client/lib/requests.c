@@ -163,6 +163,13 @@ item_fill(struct comity_item *it, const Comity__ItemInfo *ii)
 	it->seq = ii->seq;
 	it->body_size = ii->body_size;
 	it->documents = ii->documents;
+	it->kind = ii->kind;
+	if (ii->in_reply_to.len == ID_LEN)
+		wire_id_hex(ii->in_reply_to.data, it->in_reply_to);
+	if (t != NULL) {
+		it->warned_at = t->warned_at;
+		it->escalated_at = t->escalated_at;
+	}
 	return 0;
 }
 
@@ -549,6 +556,7 @@ comity_peers(comity_conn *c, struct comity_peer **out, size_t *n)
 		pe->in_flight = pi->in_flight;
 		pe->oldest_queued_ns = pi->oldest_queued_ns;
 		pe->oldest_urgent_ns = pi->oldest_urgent_ns;
+		pe->oldest_normal_ns = pi->oldest_normal_ns;
 		pe->last_contact_ns = pi->last_contact_ns;
 		pe->last_delivery_ns = pi->last_delivery_ns;
 		pe->clock_skew_ns = pi->clock_skew_ns;

@@ -10,15 +10,20 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sys/stat.h>
+
 #include <dirent.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "audit.h"
+#include "auditfile.h"
 #include "bounds.h"
 #include "comity.h"
 #include "log.h"
@@ -713,6 +718,385 @@ test_event_names(void **state)
 		assert_string_not_equal(audit_event_name(e), "UNKNOWN");
 }
 
+/* ---- witnesses, the page reader, the offline verifier, scale */
+
+static int
+check(struct store *s, const struct audit_witness *w, struct audit_result *res)
+{
+	struct store_txn	*t;
+	int			 rc;
+
+	assert_int_equal(store_read_begin(s, &t), 0);
+	rc = audit_check(t, w, res);
+	store_read_end(t);
+	return rc;
+}
+
+/* witness_of - record SEQ's hash as a witness */
+static void
+witness_of(struct store *s, uint64_t seq, struct audit_witness *w)
+{
+	Comity__AuditRecord	*r = get_rec(s, seq);
+
+	assert_non_null(r);
+	w->seq = seq;
+	memcpy(w->hash, r->hash.data, 32);
+	wire_free(r);
+}
+
+static void
+test_witness(void **state)
+{
+	struct fx		*fx = *state;
+	struct audit_witness	 w20, w10, wg;
+	struct audit_result	 res;
+	struct raw		 raw;
+
+	build(fx->s);
+	witness_of(fx->s, 20, &w20);
+	witness_of(fx->s, 10, &w10);
+	assert_int_equal(check(fx->s, &w20, &res), 0);
+	assert_true(res.ok);
+	assert_true(res.witnessed);
+	assert_int_equal(res.count, 20);
+	assert_int_equal(res.head_seq, 20);
+	assert_memory_equal(res.head_hash, w20.hash, 32);
+	assert_int_equal(check(fx->s, &w10, &res), 0);
+	assert_true(res.witnessed);
+	/* the genesis as a witness */
+	memset(&wg, 0, sizeof(wg));
+	ref_genesis(wg.hash);
+	assert_int_equal(check(fx->s, &wg, &res), 0);
+	assert_true(res.witnessed);
+	wg.hash[0] ^= 1;
+	assert_int_equal(check(fx->s, &wg, &res), COMITY_ECORRUPT);
+	assert_int_equal(res.bad_seq, 0);
+	/* a witness that differs: the chain was rewritten from there */
+	w10.hash[31] ^= 0x80;
+	assert_int_equal(check(fx->s, &w10, &res), COMITY_ECORRUPT);
+	assert_int_equal(res.bad_seq, 10);
+	assert_non_null(strstr(res.reason, "witness"));
+	assert_int_equal(res.count, 9);
+
+	/* cut the last three records and move the head back consistently:
+	 * the chain alone looks whole, the witness shows the cut */
+	for (uint64_t seq = 18; seq <= 20; seq++) {
+		raw.seq = seq;
+		assert_int_equal(run(fx->s, del_apply, &raw), 0);
+	}
+	{
+		struct audit_witness w17;
+
+		witness_of(fx->s, 17, &w17);
+		store_u64be(raw.head, 17);
+		memcpy(raw.head + 8, w17.hash, 32);
+		assert_int_equal(run(fx->s, put_head_apply, &raw), 0);
+	}
+	assert_int_equal(check(fx->s, NULL, &res), 0);
+	assert_int_equal(res.count, 17);
+	assert_int_equal(check(fx->s, &w20, &res), COMITY_ECORRUPT);
+	assert_false(res.ok);
+	assert_int_equal(res.bad_seq, 18);
+	assert_non_null(strstr(res.reason, "removed from the end"));
+}
+
+static void
+test_time_regression(void **state)
+{
+	struct fx		*fx = *state;
+	struct appends		 a = { 100, 3, 1 }, b = { 50, 2, 1 };
+	struct audit_result	 res;
+
+	/* records 1-3 at +100..102 us, then 4-5 at +50..51 us: allowed */
+	assert_int_equal(run(fx->s, init_apply, NULL), 0);
+	assert_int_equal(run(fx->s, append_apply, &a), 0);
+	assert_int_equal(run(fx->s, append_apply, &b), 0);
+	assert_int_equal(check(fx->s, NULL, &res), 0);
+	assert_int_equal(res.count, 5);
+	assert_int_equal(res.regressions, 1);
+	assert_int_equal(res.first_regression, 4);
+}
+
+struct page_all {
+	uint64_t	 seqs[64];
+	size_t		 n;
+	int		 pages;
+};
+
+/* read - every page after 0 with LIMIT and F into PA; checks the cursor */
+static void
+read_all(struct store *s, const struct audit_filter *f, size_t limit,
+    struct page_all *pa)
+{
+	struct store_txn	*t;
+	struct audit_page	 pg;
+	uint64_t		 after = 0;
+	int			 more;
+
+	memset(pa, 0, sizeof(*pa));
+	do {
+		assert_int_equal(store_read_begin(s, &t), 0);
+		assert_int_equal(audit_page_read(t, f, after, limit, &pg), 0);
+		store_read_end(t);
+		assert_true(pg.n <= (limit ? limit : AUDIT_PAGE_DEFAULT));
+		for (size_t i = 0; i < pg.n; i++) {
+			assert_true(pg.recs[i]->seq > after);
+			assert_true(pg.recs[i]->seq <= pg.next);
+			assert_true(pa->n < 64);
+			pa->seqs[pa->n++] = pg.recs[i]->seq;
+			assert_string_equal(pg.recs[i]->event_name,
+			    audit_event_name((int)pg.recs[i]->event));
+			assert_int_equal(pg.recs[i]->hash.len, 32);
+			assert_int_equal(pg.recs[i]->prev_hash.len, 32);
+		}
+		assert_true(!pg.more || pg.next > after);
+		after = pg.next;
+		pa->pages++;
+		more = pg.more;
+		audit_page_free(&pg);
+		assert_true(pa->pages < 1000);
+	} while (more);
+}
+
+static void
+test_page_read(void **state)
+{
+	struct fx		*fx = *state;
+	struct audit_filter	 f;
+	struct page_all		 pa;
+	struct store_txn	*t;
+	struct audit_page	 pg;
+	uint8_t			 other[16] = { 9 };
+
+	build(fx->s);
+	memset(&f, 0, sizeof(f));
+	/* everything, in pages of 3: 7 pages, seqs 1..20 */
+	read_all(fx->s, &f, 3, &pa);
+	assert_int_equal(pa.n, 20);
+	assert_int_equal(pa.pages, 7);
+	for (size_t i = 0; i < pa.n; i++)
+		assert_int_equal(pa.seqs[i], i + 1);
+	/* one page: the default limit */
+	read_all(fx->s, &f, 0, &pa);
+	assert_int_equal(pa.n, 20);
+	assert_int_equal(pa.pages, 1);
+	/* by request: record i+1 carries msg_id unless i % 3 == 0 */
+	f.id = msg_id;
+	read_all(fx->s, &f, 4, &pa);
+	assert_int_equal(pa.n, 13);
+	for (size_t i = 0; i < pa.n; i++)
+		assert_int_not_equal((pa.seqs[i] - 1) % 3, 0);
+	f.id = other;
+	read_all(fx->s, &f, 4, &pa);
+	assert_int_equal(pa.n, 0);
+	/* by time: record i+1 at GENESIS_NS + i us; [5, 9) us -> 6..9 */
+	f.id = NULL;
+	f.since_ns = GENESIS_NS + 5000;
+	f.until_ns = GENESIS_NS + 9000;
+	read_all(fx->s, &f, 2, &pa);
+	assert_int_equal(pa.n, 4);
+	assert_int_equal(pa.seqs[0], 6);
+	assert_int_equal(pa.seqs[3], 9);
+	/* after the end, and the largest cursor */
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(store_read_begin(fx->s, &t), 0);
+	assert_int_equal(audit_page_read(t, &f, 20, 5, &pg), 0);
+	assert_int_equal(pg.n, 0);
+	assert_false(pg.more);
+	audit_page_free(&pg);
+	assert_int_equal(audit_page_read(t, &f, UINT64_MAX, 5, &pg), 0);
+	assert_int_equal(pg.n, 0);
+	assert_false(pg.more);
+	audit_page_free(&pg);
+	/* a limit above the bound is cut to it */
+	assert_int_equal(audit_page_read(t, &f, 0, AUDIT_PAGE_MAX * 10, &pg),
+	    0);
+	assert_int_equal(pg.n, 20);
+	audit_page_free(&pg);
+	store_read_end(t);
+}
+
+static void
+test_offline(void **state)
+{
+	struct fx		*fx = *state;
+	Comity__AuditRecord	*r;
+	struct audit_result	 res, mine;
+	struct audit_witness	 w;
+	struct raw		 raw;
+	char			 err[256], *orig, path[128];
+	FILE			*fp;
+
+	build(fx->s);
+	witness_of(fx->s, 20, &w);
+	/* intact, read by the store's own names while no daemon has it */
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(audit_verify_dir(fx->dir, &w, &res, err, sizeof(err)),
+	    0);
+	assert_true(res.ok);
+	assert_true(res.witnessed);
+	assert_int_equal(res.count, 20);
+	assert_int_equal(res.head_seq, 20);
+
+	/* an edit is named at the same record as the daemon names it */
+	assert_int_equal(store_open(fx->dir, MAP_SIZE_MIN * 4, &fx->s, err,
+	    sizeof(err)), 0);
+	r = get_rec(fx->s, 13);
+	orig = r->detail;
+	r->detail = "record 12 (edited)";
+	memset(&raw, 0, sizeof(raw));
+	raw.seq = 13;
+	raw.val = wire_pack(&r->base, 0, &raw.len);
+	r->detail = orig;
+	wire_free(r);
+	assert_int_equal(run(fx->s, put_raw_apply, &raw), 0);
+	free(raw.val);
+	assert_int_equal(check(fx->s, NULL, &mine), COMITY_ECORRUPT);
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(audit_verify_dir(fx->dir, NULL, &res, err,
+	    sizeof(err)), COMITY_ECORRUPT);
+	assert_false(res.ok);
+	assert_int_equal(res.bad_seq, 13);
+	assert_int_equal(mine.bad_seq, 13);
+	assert_string_equal(res.reason, mine.reason);
+
+	/* not a store */
+	assert_int_equal(audit_verify_dir("/nonexistent/store", NULL, &res,
+	    err, sizeof(err)), COMITY_ENOTFOUND);
+	snprintf(path, sizeof(path), "%s/data.mdb", fx->dir);
+	assert_int_equal(audit_verify_dir(path, NULL, &res, err, sizeof(err)),
+	    COMITY_EINVAL);
+	snprintf(path, sizeof(path), "%s/sub", fx->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(audit_verify_dir(path, NULL, &res, err, sizeof(err)),
+	    COMITY_ENOTFOUND);
+	snprintf(path, sizeof(path), "%s/sub/data.mdb", fx->dir);
+	assert_non_null(fp = fopen(path, "w"));
+	fputs("not an LMDB file, but long enough to be read as one........",
+	    fp);
+	fclose(fp);
+	snprintf(path, sizeof(path), "%s/sub", fx->dir);
+	assert_int_not_equal(audit_verify_dir(path, NULL, &res, err,
+	    sizeof(err)), 0);
+	assert_false(res.ok);
+	snprintf(path, sizeof(path), "%s/sub/data.mdb", fx->dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/sub/lock.mdb", fx->dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/sub", fx->dir);
+	rmdir(path);
+	/* teardown closes a store */
+	assert_int_equal(store_open(fx->dir, MAP_SIZE_MIN * 4, &fx->s, err,
+	    sizeof(err)), 0);
+}
+
+static size_t
+heap_in_use(void)
+{
+	struct mallinfo2	mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}
+
+static double
+secs_since(const struct timespec *t0)
+{
+	struct timespec	t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+#define BIG_N		100000
+#define BIG_BATCH	5000
+
+static void
+test_100k(void **state)
+{
+	struct fx		*fx = *state;
+	struct appends		 a;
+	struct audit_filter	 f;
+	struct audit_result	 res;
+	struct audit_page	 pg;
+	struct store_txn	*t;
+	struct timespec		 t0;
+	uint8_t			 nobody[16] = { 0xee };
+	uint64_t		 after = 0, n = 0, expect = 1;
+	size_t			 base, peak = 0, now;
+	int			 more;
+	double			 dt;
+	char			 err[256];
+
+	/* room for 10^5 records without growing the map */
+	store_close(fx->s);
+	assert_int_equal(store_open(fx->dir, 256ull << 20, &fx->s, err,
+	    sizeof(err)), 0);
+	assert_int_equal(run(fx->s, init_apply, NULL), 0);
+	for (int i = 0; i < BIG_N; i += BIG_BATCH) {
+		a.from = i;
+		a.n = BIG_BATCH;
+		assert_int_equal(run(fx->s, append_apply, &a), 0);
+	}
+
+	/* the daemon-side walk: well under a second */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(check(fx->s, NULL, &res), 0);
+	dt = secs_since(&t0);
+	print_message("verify of %d records: %.3f s\n", BIG_N, dt);
+	assert_int_equal(res.count, BIG_N);
+	assert_true(dt < 5.0);	/* ~0.1 s here; slack for sanitizers */
+
+	/* the export, page by page: the heap stays within about a page */
+	memset(&f, 0, sizeof(f));
+	base = heap_in_use();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		assert_int_equal(store_read_begin(fx->s, &t), 0);
+		assert_int_equal(audit_page_read(t, &f, after, AUDIT_PAGE_MAX,
+		    &pg), 0);
+		store_read_end(t);
+		if ((now = heap_in_use()) > peak)
+			peak = now;
+		for (size_t i = 0; i < pg.n; i++)
+			assert_int_equal(pg.recs[i]->seq, expect++);
+		n += pg.n;
+		after = pg.next;
+		more = pg.more;
+		audit_page_free(&pg);
+	} while (more);
+	dt = secs_since(&t0);
+	print_message("export of %llu records: %.3f s, peak heap growth "
+	    "%zu KiB\n", (unsigned long long)n, dt,
+	    (peak > base ? peak - base : 0) / 1024);
+	assert_int_equal(n, BIG_N);
+	assert_true(peak < base + (4u << 20));
+
+	/* a filter that matches nothing still answers page by page */
+	f.id = nobody;
+	assert_int_equal(store_read_begin(fx->s, &t), 0);
+	assert_int_equal(audit_page_read(t, &f, 0, 0, &pg), 0);
+	store_read_end(t);
+	assert_int_equal(pg.n, 0);
+	assert_true(pg.more);
+	assert_int_equal(pg.next, AUDIT_SCAN_MAX);
+	audit_page_free(&pg);
+
+	/* and the offline walk agrees */
+	store_close(fx->s);
+	fx->s = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(audit_verify_dir(fx->dir, NULL, &res, err,
+	    sizeof(err)), 0);
+	print_message("offline verify of %d records: %.3f s\n", BIG_N,
+	    secs_since(&t0));
+	assert_int_equal(res.count, BIG_N);
+	assert_int_equal(store_open(fx->dir, 256ull << 20, &fx->s, err,
+	    sizeof(err)), 0);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -730,6 +1114,11 @@ main(void)
 		T(test_swap),
 		T(test_head_mismatch),
 		T(test_truncate_tail),
+		T(test_witness),
+		T(test_time_regression),
+		T(test_page_read),
+		T(test_offline),
+		T(test_100k),
 		cmocka_unit_test(test_event_names),
 	};
 

@@ -30,6 +30,7 @@
 
 #include <event2/event.h>
 
+#include "audit.h"
 #include "bounds.h"
 #include "comity.h"
 #include "comityd.h"
@@ -241,6 +242,119 @@ queue_audit(int event, const uint8_t *id, const char *peer,
 	(void)peer;
 	(void)detail;
 	stub.audits++;
+}
+
+/* A synthetic audit trail of NAUDIT records; every tenth is about the
+ * request ab..ab.  A page looks at no more than AUDIT_STUB_SCAN records,
+ * so a narrow filter gets empty pages with more set, as audit.c may. */
+#define NAUDIT		2500
+#define AUDIT_STUB_SCAN	300
+
+static const uint8_t	audit_hash_a[32] = { 0xaa, 1, 2, 3 };
+static const uint8_t	audit_hash_b[32] = { 0xbb, 4, 5, 6 };
+static const uint8_t	audit_id_ab[16] = {
+	0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
+	0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
+};
+
+int
+audit_export_page(struct store *s, const struct audit_filter *f,
+    uint64_t after, size_t limit, struct audit_page *pg)
+{
+	Comity__AuditRecordInfo	*i;
+	uint64_t		 seq;
+	size_t			 scanned = 0;
+
+	(void)s;
+	memset(pg, 0, sizeof(*pg));
+	if (limit == 0)
+		limit = AUDIT_PAGE_DEFAULT;
+	pg->info = xcalloc(limit, sizeof(*pg->info));
+	pg->recs = xcalloc(limit, sizeof(*pg->recs));
+	pg->next = after;
+	for (seq = after + 1; seq <= NAUDIT; seq++) {
+		if (pg->n == limit || scanned == AUDIT_STUB_SCAN) {
+			pg->more = 1;
+			break;
+		}
+		scanned++;
+		pg->next = seq;
+		if (f->id != NULL && (seq % 10 != 0 ||
+		    memcmp(f->id, audit_id_ab, 16) != 0))
+			continue;
+		if (f->since_ns != 0 && (int64_t)seq * 1000 < f->since_ns)
+			continue;
+		if (f->until_ns != 0 && (int64_t)seq * 1000 >= f->until_ns)
+			continue;
+		i = &pg->info[pg->n];
+		comity__audit_record_info__init(i);
+		i->seq = seq;
+		i->time_ns = (int64_t)seq * 1000;
+		i->event = 2;
+		i->event_name = (char *)"SENT";
+		if (seq % 10 == 0) {
+			i->message_id.data = (uint8_t *)audit_id_ab;
+			i->message_id.len = 16;
+			i->peer = (char *)"KE-ODPP";
+		}
+		i->uid = seq % 2 ? 1000 : 0xffffffffu;
+		i->detail = (char *)"detail, \"quoted\"";
+		i->prev_hash.data = (uint8_t *)audit_hash_a;
+		i->prev_hash.len = 32;
+		i->hash.data = (uint8_t *)audit_hash_b;
+		i->hash.len = 32;
+		pg->recs[pg->n++] = i;
+	}
+	return 0;
+}
+
+void
+audit_page_free(struct audit_page *pg)
+{
+	free(pg->info);
+	free(pg->recs);
+	memset(pg, 0, sizeof(*pg));
+}
+
+int
+audit_verify_store(struct store *s, const struct audit_witness *w,
+    struct audit_result *res)
+{
+	(void)s;
+	memset(res, 0, sizeof(*res));
+	res->head_seq = NAUDIT;
+	memcpy(res->head_hash, audit_hash_b, 32);
+	if (w != NULL && w->seq > NAUDIT) {
+		res->count = NAUDIT;
+		res->bad_seq = NAUDIT + 1;
+		snprintf(res->reason, sizeof(res->reason), "missing: records "
+		    "removed from the end");
+		return COMITY_ECORRUPT;
+	}
+	res->ok = 1;
+	res->count = NAUDIT;
+	res->witnessed = w != NULL;
+	res->regressions = 1;
+	res->first_regression = 77;
+	return 0;
+}
+
+int
+queue_timeline(const uint8_t id[16], Comity__ItemInfo **info,
+    Comity__TimelineInfo **tl)
+{
+	if (id[0] != 0xab)
+		return COMITY_ENOTFOUND;
+	*info = stub_item(3);
+	*tl = xcalloc(1, sizeof(**tl));
+	comity__timeline_info__init(*tl);
+	(*tl)->created_at_ns = 11;
+	(*tl)->peer_delivered_at_ns = 22;
+	(*tl)->peer_delivered_seq = 5;
+	(*tl)->peer_delivered_kind = COMITY__RECEIPT_KIND__RECEIPT_DELIVERED;
+	(*tl)->peer_retrieved_at_ns = 33;
+	(*tl)->peer_retrieved_seq = 9;
+	return 0;
 }
 
 int
@@ -548,6 +662,127 @@ count_cb(const struct comity_item *it, void *arg)
 		return -100;
 	(*n)++;
 	return 0;
+}
+
+struct audit_count {
+	uint64_t	 n, last, stop_at;
+	int		 bad;
+};
+
+static int
+audit_cb(const struct comity_audit_record *r, void *arg)
+{
+	struct audit_count	*ac = arg;
+
+	if (r->seq <= ac->last || r->hash[0] != 0xbb ||
+	    r->prev_hash[0] != 0xaa || strcmp(r->event_name, "SENT") != 0 ||
+	    strcmp(r->detail, "detail, \"quoted\"") != 0 ||
+	    r->time != (int64_t)r->seq * 1000 ||
+	    r->uid != (r->seq % 2 ? 1000u : COMITY_AUDIT_NO_UID) ||
+	    (r->seq % 10 == 0) != (r->message_id[0] != '\0'))
+		ac->bad++;
+	ac->last = r->seq;
+	ac->n++;
+	return ac->stop_at != 0 && ac->n == ac->stop_at ? 42 : 0;
+}
+
+static void
+test_local_audit(void **state)
+{
+	struct comity_audit_filter	 f;
+	struct comity_audit_result	 res;
+	struct comity_audit_witness	 w;
+	struct comity_timeline		*tl = NULL;
+	struct audit_count		 ac;
+	comity_conn			*c;
+
+	(void)state;
+	c = conn();
+	/* everything, in default pages (the stub looks at 300 a page) */
+	memset(&ac, 0, sizeof(ac));
+	assert_int_equal(comity_audit_export(c, NULL, audit_cb, &ac), 0);
+	assert_int_equal(ac.n, NAUDIT);
+	assert_int_equal(ac.bad, 0);
+	/* small pages */
+	memset(&f, 0, sizeof(f));
+	f.page_size = 7;
+	memset(&ac, 0, sizeof(ac));
+	assert_int_equal(comity_audit_export(c, &f, audit_cb, &ac), 0);
+	assert_int_equal(ac.n, NAUDIT);
+	/* one request: most pages are empty but say more */
+	memset(&f, 0, sizeof(f));
+	f.id = "ABABABABABABABABABABABABABABABAB";
+	memset(&ac, 0, sizeof(ac));
+	assert_int_equal(comity_audit_export(c, &f, audit_cb, &ac), 0);
+	assert_int_equal(ac.n, NAUDIT / 10);
+	assert_int_equal(ac.bad, 0);
+	f.id = "00000000000000000000000000000000";
+	memset(&ac, 0, sizeof(ac));
+	assert_int_equal(comity_audit_export(c, &f, audit_cb, &ac), 0);
+	assert_int_equal(ac.n, 0);
+	/* a time window: [100000, 200000) ns */
+	memset(&f, 0, sizeof(f));
+	f.since_ns = 100000;
+	f.until_ns = 200000;
+	memset(&ac, 0, sizeof(ac));
+	assert_int_equal(comity_audit_export(c, &f, audit_cb, &ac), 0);
+	assert_int_equal(ac.n, 100);
+	/* the callback stops it */
+	memset(&ac, 0, sizeof(ac));
+	ac.stop_at = 1234;
+	assert_int_equal(comity_audit_export(c, NULL, audit_cb, &ac), 42);
+	assert_int_equal(ac.n, 1234);
+	/* bad filters never reach the daemon */
+	memset(&f, 0, sizeof(f));
+	f.page_size = 1001;
+	assert_int_equal(comity_audit_export(c, &f, audit_cb, &ac),
+	    COMITY_EINVAL);
+	f.page_size = 0;
+	f.id = "xyz";
+	assert_int_equal(comity_audit_export(c, &f, audit_cb, &ac),
+	    COMITY_EINVAL);
+	assert_int_equal(comity_audit_export(c, NULL, NULL, NULL),
+	    COMITY_EINVAL);
+
+	/* verify */
+	assert_int_equal(comity_audit_verify(c, NULL, &res), 0);
+	assert_true(res.ok);
+	assert_int_equal(res.count, NAUDIT);
+	assert_int_equal(res.head_seq, NAUDIT);
+	assert_int_equal(res.head_hash[0], 0xbb);
+	assert_int_equal(res.time_regressions, 1);
+	assert_int_equal(res.first_regression_seq, 77);
+	assert_false(res.witnessed);
+	memset(&w, 0, sizeof(w));
+	w.seq = 12;
+	assert_int_equal(comity_audit_verify(c, &w, &res), 0);
+	assert_true(res.witnessed);
+	w.seq = NAUDIT + 5;
+	assert_int_equal(comity_audit_verify(c, &w, &res), COMITY_ECORRUPT);
+	assert_false(res.ok);
+	assert_int_equal(res.bad_seq, NAUDIT + 1);
+	assert_non_null(strstr(res.reason, "removed from the end"));
+	assert_non_null(strstr(comity_errmsg(c), "audit chain broken at seq "
+	    "2501: missing"));
+
+	/* timeline */
+	assert_int_equal(comity_timeline(c, "abababababababababababababababab",
+	    &tl), 0);
+	assert_int_equal(tl->item.seq, 3);
+	assert_string_equal(tl->item.from, "BE-FPSJ");
+	assert_string_equal(tl->item.to, "KE-ODPP");
+	assert_int_equal(tl->created_at, 11);
+	assert_int_equal(tl->peer_delivered_at, 22);
+	assert_int_equal(tl->peer_delivered_seq, 5);
+	assert_int_equal(tl->peer_delivered_kind, COMITY_RECEIPT_DELIVERED);
+	assert_int_equal(tl->peer_retrieved_at, 33);
+	assert_int_equal(tl->peer_retrieved_seq, 9);
+	comity_free(tl);
+	assert_int_equal(comity_timeline(c, "00000000000000000000000000000000",
+	    &tl), COMITY_ENOTFOUND);
+	assert_null(tl);
+	assert_int_equal(comity_timeline(c, "zz", &tl), COMITY_EINVAL);
+	comity_close(c);
 }
 
 static void
@@ -1271,6 +1506,7 @@ run_local_tests(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_local_ops),
 		cmocka_unit_test(test_local_list),
+		cmocka_unit_test(test_local_audit),
 		cmocka_unit_test(test_local_pipelined),
 		cmocka_unit_test(test_local_bad_length),
 		cmocka_unit_test(test_local_garbage),

@@ -13,8 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "audit.h"
 #include "auditchain.h"
+#include "seal.h"
 #include "bounds.h"
 #include "comity.h"
 #include "log.h"
@@ -227,6 +230,15 @@ audit_append(struct store_txn *t, int event, const uint8_t *msg_id,
 
 /* ------------------------------------------------------------ verify */
 
+/* checkpoint signers must chain to this (the daemon's trust store) */
+static X509_STORE	*audit_trust;
+
+void
+audit_set_trust(X509_STORE *trust)
+{
+	audit_trust = trust;
+}
+
 int
 audit_check(struct store_txn *t, const struct audit_witness *witness,
     struct audit_result *res)
@@ -262,6 +274,8 @@ audit_check(struct store_txn *t, const struct audit_witness *witness,
 	}
 	if ((rc = audit_walk_begin(&w, genesis, witness, res)) != 0)
 		return rc;
+	audit_walk_authority(&w, v, vl);
+	w.trust = audit_trust;
 	if ((rc = store_cursor_open(t, DB_AUDIT, &c)) != 0)
 		return rc;
 	for (rc = store_cursor_seek(c, NULL, 0, &k, &kl, &v, &vl); rc == 0;
@@ -314,6 +328,54 @@ audit_verify_store(struct store *s, const struct audit_witness *witness,
 	rc = audit_check(t, witness, res);
 	store_read_end(t);
 	return rc;
+}
+
+/* ------------------------------------------------------------ checkpoint */
+
+int
+audit_checkpoint(struct store_txn *t, const struct seal_keys *k,
+    const char *authority_id, int64_t now_ns, uint64_t *seq,
+    unsigned char hash[32], uint8_t **der, size_t *derlen, char *err,
+    size_t errlen)
+{
+	char		 text[AUDIT_CHECKPOINT_TEXT_MAX], *b64;
+	uint8_t		*sig;
+	size_t		 slen;
+	int		 n, rc;
+
+	*der = NULL;
+	*derlen = 0;
+	if ((rc = audit_head(t, seq, hash)) != 0) {
+		snprintf(err, errlen, "audit head unreadable");
+		return rc;
+	}
+	if ((n = audit_checkpoint_text(authority_id, *seq, hash, now_ns, text,
+	    sizeof(text))) < 0) {
+		snprintf(err, errlen, "authority id unusable in a checkpoint");
+		return COMITY_EINVAL;
+	}
+	if ((sig = seal_sign(k, (const uint8_t *)text, (size_t)n, &slen, err,
+	    errlen)) == NULL)
+		return COMITY_EINTERNAL;
+	if (slen > AUDIT_CHECKPOINT_DER_MAX) {
+		snprintf(err, errlen, "signed checkpoint too large (%zu bytes)",
+		    slen);
+		free(sig);
+		return COMITY_EINTERNAL;
+	}
+	b64 = xcalloc(1, (slen + 2) / 3 * 4 + 1);
+	EVP_EncodeBlock((unsigned char *)b64, sig, (int)slen);
+	rc = audit_append(t, AUDIT_CHECKPOINT, NULL, NULL, AUDIT_NO_UID, b64,
+	    now_ns);
+	free(b64);
+	if (rc != 0) {
+		snprintf(err, errlen, "checkpoint record not appended");
+		free(sig);
+		return rc;
+	}
+	*der = sig;
+	*derlen = slen;
+	return 0;
 }
 
 /* ------------------------------------------------------------ export */

@@ -23,6 +23,7 @@
 #include "auditchain.h"
 #include "comity.pb-c.h"
 
+struct seal_keys;
 struct store;
 struct store_txn;
 
@@ -143,5 +144,21 @@ void	audit_hash(uint64_t seq, int64_t time_ns, uint32_t event,
 	    const uint8_t *msg_id, size_t msg_id_len, const char *peer,
 	    uint32_t uid, const char *detail, const unsigned char prev[32],
 	    unsigned char out[32]);
+
+/*
+ * audit_checkpoint - sign the current head with K as a checkpoint of
+ * AUTHORITY_ID (auditchain.h: audit_checkpoint_text) and append the
+ * CHECKPOINT record, whose detail is the base64 of the DER, in the
+ * caller's write txn.  Returns 0 with the head signed (*seq, hash) and
+ * the DER (*der, malloc'd), or COMITY_E* with the reason in err.
+ */
+int	audit_checkpoint(struct store_txn *, const struct seal_keys *k,
+	    const char *authority_id, int64_t now_ns, uint64_t *seq,
+	    unsigned char hash[32], uint8_t **der, size_t *derlen, char *err,
+	    size_t errlen);
+
+/* audit_set_trust - the CA store checkpoint signers must chain to when
+ * the daemon verifies (NULL: the embedded certificate only) */
+void	audit_set_trust(X509_STORE *trust);
 
 #endif /* COMITY_AUDIT_H */

@@ -19,11 +19,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/x509.h>
+
 #define AUDIT_HEAD_KEY		"audit_head"
 #define AUDIT_GENESIS_KEY	"audit_genesis"
 #define AUDIT_HASH_LEN		32
 #define AUDIT_HEAD_LEN		(8 + AUDIT_HASH_LEN)
 #define AUDIT_REASON_MAX	192
+#define AUDIT_AUTHORITY_MAX	64
+/* the event number of a CHECKPOINT record (audit.h) */
+#define AUDIT_CHECKPOINT_EVENT	21
+/* a checkpoint's signed text: comity-audit/<ID>\n<seq>\n<base64 hash>\n
+ * <time_ns>\n (RELIABILITY §5, after C2SP tlog-checkpoint) */
+#define AUDIT_CHECKPOINT_TEXT_MAX	(13 + AUDIT_AUTHORITY_MAX + 1 + 20 + \
+				 1 + 44 + 1 + 20 + 1 + 1)
+/* a CHECKPOINT record's detail is the base64 of the DER SignedData; the
+ * DER is bounded so that the detail is never cut */
+#define AUDIT_CHECKPOINT_DER_MAX	3072
 
 /*
  * audit_chain_hash - the canonical hash of one record (audit.h).
@@ -67,6 +79,11 @@ struct audit_result {
 					   (wall clock set back): allowed,
 					   reported */
 	uint64_t	 first_regression;	/* seq of the first, 0 = none */
+	uint64_t	 checkpoints;	/* CHECKPOINT records found good */
+	uint64_t	 last_checkpoint;	/* the seq the last one signs */
+	int		 checkpoints_chained;	/* signers checked against a
+						   CA (else only against the
+						   embedded certificate) */
 };
 
 /* A walk in progress.  Fields are private to auditchain.c. */
@@ -78,6 +95,11 @@ struct audit_walk {
 	int		 has_witness;
 	struct audit_witness witness;
 	struct audit_result *res;
+	char		 authority[AUDIT_AUTHORITY_MAX + 1];	/* from the
+					   genesis; "" = not checked */
+	X509_STORE	*trust;		/* NULL: checkpoint signatures are
+					   checked against the embedded
+					   certificate only */
 };
 
 /*
@@ -113,5 +135,51 @@ int	audit_walk_end(struct audit_walk *, const unsigned char *head,
  * missing genesis, a bad key); returns COMITY_ECORRUPT */
 int	audit_result_fail(struct audit_result *, uint64_t seq,
 	    const char *reason);
+
+/*
+ * audit_checkpoint_text - the signed text of a checkpoint of head (SEQ,
+ * HASH) of authority ID at TIME_NS into BUF (AUDIT_CHECKPOINT_TEXT_MAX).
+ * Returns its length, or -1 when ID is empty or too long.
+ */
+int	audit_checkpoint_text(const char *id, uint64_t seq,
+	    const unsigned char hash[AUDIT_HASH_LEN], int64_t time_ns,
+	    char *buf, size_t len);
+
+/* audit_checkpoint_parse - the reverse; ID has AUDIT_AUTHORITY_MAX + 1
+ * bytes.  0, or -1 when TEXT is not exactly a checkpoint. */
+int	audit_checkpoint_parse(const char *text, size_t len, char *id,
+	    uint64_t *seq, unsigned char hash[AUDIT_HASH_LEN], int64_t *time_ns);
+
+/*
+ * audit_cms_open - verify DER SignedData (one signer) and return its
+ * content (malloc'd, *clen set).  With TRUST the signer's certificate must
+ * chain to it; without, only the signature over the content is checked
+ * against the embedded certificate.  The signer's authority id (from
+ * its URI SAN urn:comity:authority:ID, "" if it has none) goes to
+ * signer, so the caller can check who signed.  NULL with the reason in
+ * err.
+ */
+uint8_t	*audit_cms_open(const uint8_t *der, size_t len, X509_STORE *trust,
+	    size_t *clen, char signer[AUDIT_AUTHORITY_MAX + 1], char *err,
+	    size_t errlen);
+
+/*
+ * audit_checkpoint_detail - check a CHECKPOINT record's DETAIL (base64
+ * DER) as the record at seq REC_SEQ whose previous hash is PREV: signed
+ * (see audit_cms_open), names AUTHORITY (unless ""), and signs the head
+ * (REC_SEQ - 1, PREV).  0, or -1 with the reason in err.
+ */
+int	audit_checkpoint_detail(const char *detail, uint64_t rec_seq,
+	    const unsigned char prev[AUDIT_HASH_LEN], const char *authority,
+	    X509_STORE *trust, char *err, size_t errlen);
+
+/* audit_b64_decode - base64 (no line breaks) into a malloc'd buffer; NULL
+ * when malformed or longer than MAX once decoded */
+uint8_t	*audit_b64_decode(const char *s, size_t max, size_t *len);
+
+/* audit_walk_authority - the authority id from the stored genesis value,
+ * for checkpoints to name */
+void	audit_walk_authority(struct audit_walk *, const void *genesis,
+	    size_t len);
 
 #endif /* COMITY_AUDITCHAIN_H */

@@ -51,8 +51,8 @@ open_err(int mrc, const char *dir, char *err, size_t errlen)
 /* walk - the chain in TXN into RES */
 static int
 walk(MDB_txn *txn, MDB_dbi meta, MDB_dbi audit,
-    const struct audit_witness *witness, struct audit_result *res,
-    const char *dir, char *err, size_t errlen)
+    const struct audit_witness *witness, X509_STORE *trust,
+    struct audit_result *res, const char *dir, char *err, size_t errlen)
 {
 	struct audit_walk	 w;
 	unsigned char		 genesis[AUDIT_HASH_LEN];
@@ -87,6 +87,8 @@ walk(MDB_txn *txn, MDB_dbi meta, MDB_dbi audit,
 	}
 	if ((rc = audit_walk_begin(&w, genesis, witness, res)) != 0)
 		return rc;
+	audit_walk_authority(&w, v.mv_data, v.mv_size);
+	w.trust = trust;
 	if ((mrc = mdb_cursor_open(txn, audit, &c)) != 0)
 		return open_err(mrc, dir, err, errlen);
 	for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0;
@@ -114,6 +116,13 @@ walk(MDB_txn *txn, MDB_dbi meta, MDB_dbi audit,
 int
 audit_verify_dir(const char *dir, const struct audit_witness *witness,
     struct audit_result *res, char *err, size_t errlen)
+{
+	return audit_verify_dir_trust(dir, witness, NULL, res, err, errlen);
+}
+
+int
+audit_verify_dir_trust(const char *dir, const struct audit_witness *witness,
+    X509_STORE *trust, struct audit_result *res, char *err, size_t errlen)
 {
 	MDB_env		*env = NULL;
 	MDB_txn		*txn = NULL;
@@ -157,7 +166,7 @@ audit_verify_dir(const char *dir, const struct audit_witness *witness,
 			rc = open_err(mrc, dir, err, errlen);
 		goto out;
 	}
-	rc = walk(txn, meta, audit, witness, res, dir, err, errlen);
+	rc = walk(txn, meta, audit, witness, trust, res, dir, err, errlen);
 out:
 	if (txn != NULL)
 		mdb_txn_abort(txn);

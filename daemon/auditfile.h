@@ -21,4 +21,10 @@
 int	audit_verify_dir(const char *dir, const struct audit_witness *witness,
 	    struct audit_result *res, char *err, size_t errlen);
 
+/* audit_verify_dir_trust - the same; with TRUST (may be NULL) the signers
+ * of checkpoints must chain to it */
+int	audit_verify_dir_trust(const char *dir,
+	    const struct audit_witness *witness, X509_STORE *trust,
+	    struct audit_result *res, char *err, size_t errlen);
+
 #endif /* COMITY_AUDITFILE_H */

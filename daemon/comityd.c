@@ -21,6 +21,7 @@
 #include <openssl/err.h>
 
 #include "audit.h"
+#include "checkpoint.h"
 #include "comity.h"
 #include "comityd.h"
 #include "conf.h"
@@ -276,6 +277,7 @@ main(int argc, char *argv[])
 		return EX_TEMPFAIL;
 	}
 	expiry_init();
+	checkpoint_init();
 	urgent_init();
 	snprintf(detail, sizeof(detail), "loaded %s: %zu authorities",
 	    config_path, cd->dir->n);

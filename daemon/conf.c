@@ -95,10 +95,16 @@ static const struct ckey limits_keys[] = {
 	{ "idle_timeout",	CT_DURATION, "5m", SEC, DAY,
 	    O(idle_timeout_ms), 0 },
 	{ "window",		CT_UINT, "64", 1, WINDOW_MAX, O(window), 0 },
+	{ "skew_warning",	CT_DURATION, "2s", 1, DAY,
+	    O(skew_warning_ms), 0 },
 };
 static const struct ckey retry_keys[] = {
 	{ "initial",	CT_DURATION, "1s", 10, HOUR, O(retry_initial_ms), 0 },
 	{ "max",	CT_DURATION, "5m", 10, DAY, O(retry_max_ms), 0 },
+};
+static const struct ckey audit_keys[] = {
+	{ "checkpoint_interval", CT_DURATION, "1h", 0, 7 * DAY,
+	    O(checkpoint_interval_ms), 0 },
 };
 static const struct ckey log_keys[] = {
 	{ "level",	CT_LOGLEVEL, "info", 0, 0, O(log_level), 0 },
@@ -117,6 +123,7 @@ static const struct csection {
 	{ "urgent",	KEYS(urgent_keys) },
 	{ "limits",	KEYS(limits_keys) },
 	{ "retry",	KEYS(retry_keys) },
+	{ "audit",	KEYS(audit_keys) },
 	{ "log",	KEYS(log_keys) },
 };
 #define NSECTIONS	(sizeof(sections) / sizeof(sections[0]))

@@ -217,10 +217,22 @@ sub_sat(int64_t a, int64_t b)
 	return a - b;
 }
 
+int
+link_skew_exceeds(int64_t skew_ns, uint64_t threshold_ms)
+{
+	uint64_t	mag;
+
+	if (threshold_ms == 0)
+		return 0;
+	mag = skew_ns < 0 ? (uint64_t)-(skew_ns + 1) + 1 : (uint64_t)skew_ns;
+	return mag / 1000000 > threshold_ms ||
+	    (mag / 1000000 == threshold_ms && mag % 1000000 != 0);
+}
+
 static void
 hello_in(struct link *l, const Comity__Hello *h)
 {
-	char	detail[128];
+	char	detail[256];
 
 	if (h->authority_id == NULL || strcmp(h->authority_id, l->id) != 0) {
 		refuse(l, l->id, "Hello names another authority than the "
@@ -239,9 +251,17 @@ hello_in(struct link *l, const Comity__Hello *h)
 	set_timeouts(l, cd->conf->idle_timeout_ms);
 	log_info("link %s peer=%s: up (%s) skew=%.3fs", l->addr, l->id,
 	    l->inbound ? "inbound" : "outbound", (double)l->skew_ns / 1e9);
-	snprintf(detail, sizeof(detail), "addr=%s %s skew_ns=%lld", l->addr,
-	    l->inbound ? "inbound" : "outbound", (long long)l->skew_ns);
+	snprintf(detail, sizeof(detail), "addr=%s %s skew_ns=%lld skew_ms=%lld",
+	    l->addr, l->inbound ? "inbound" : "outbound",
+	    (long long)l->skew_ns, (long long)(l->skew_ns / 1000000));
 	queue_audit(AUDIT_PEER_UP, NULL, l->id, detail);
+	if (link_skew_exceeds(l->skew_ns, cd->conf->skew_warning_ms)) {
+		snprintf(detail, sizeof(detail), "clock skew %lld ms with %s "
+		    "exceeds %llu ms", (long long)(l->skew_ns / 1000000),
+		    l->id, (unsigned long long)cd->conf->skew_warning_ms);
+		log_warnx("link %s peer=%s: %s", l->addr, l->id, detail);
+		queue_audit(AUDIT_WARNING, NULL, l->id, detail);
+	}
 	peer_link_up(l);
 }
 

@@ -94,4 +94,7 @@ void		 link_close_existing(const char *reason);
 /* link_count - open links, and of those not yet up */
 void		 link_count(unsigned *all, unsigned *unauth);
 
+/* link_skew_exceeds - |SKEW_NS| is past THRESHOLD_MS (0 = never) */
+int		 link_skew_exceeds(int64_t skew_ns, uint64_t threshold_ms);
+
 #endif /* COMITY_LINK_H */

@@ -43,6 +43,7 @@
 
 #include "audit.h"
 #include "bounds.h"
+#include "checkpoint.h"
 #include "comity.h"
 #include "comityd.h"
 #include "conf.h"
@@ -53,6 +54,7 @@
 #include "notify.h"
 #include "peer.h"
 #include "queue.h"
+#include "tls.h"
 #include "wire.h"
 #include "xmalloc.h"
 
@@ -118,6 +120,7 @@ op_name(int op)
 	case COMITY__LOCAL_REQUEST__OP_WATCH:		return "watch";
 	case COMITY__LOCAL_REQUEST__OP_AUDIT_EXPORT:	return "audit-export";
 	case COMITY__LOCAL_REQUEST__OP_AUDIT_VERIFY:	return "audit-verify";
+	case COMITY__LOCAL_REQUEST__OP_AUDIT_CHECKPOINT: return "audit-checkpoint";
 	case COMITY__LOCAL_REQUEST__OP_TIMELINE:	return "timeline";
 	default:					return "unknown";
 	}
@@ -260,6 +263,9 @@ log_op(const struct local_client *c, int op, const uint8_t *id, int rc,
 
 /* ------------------------------------------------------------ async ops */
 
+static void	op_checkpoint_done(void *, int, const uint8_t *, size_t,
+		    const char *);
+
 static void
 op_done_cb(void *arg, int rc)
 {
@@ -325,6 +331,39 @@ op_abort(struct local_client *c, struct local_op *op, int rc,
 	    op->id, rc, msg);
 	respond_error(c, rc, msg);	/* MSG may live in OP */
 	free(op);
+}
+
+/* A signed checkpoint now: answered once it is committed. */
+static void
+do_audit_checkpoint(struct local_client *c)
+{
+	struct local_op	*op = op_new(c, COMITY__LOCAL_REQUEST__OP_AUDIT_CHECKPOINT);
+
+	checkpoint_now(op_checkpoint_done, op);
+}
+
+static void
+op_checkpoint_done(void *arg, int rc, const uint8_t *der, size_t len,
+    const char *err)
+{
+	struct local_op		*op = arg;
+	struct local_client	*c = op->c;
+	Comity__LocalResponse	 resp = COMITY__LOCAL_RESPONSE__INIT;
+
+	free(op);
+	if (c == NULL)
+		return;
+	c->pending = NULL;
+	log_op(c, COMITY__LOCAL_REQUEST__OP_AUDIT_CHECKPOINT, NULL, rc,
+	    rc != 0 ? err : NULL);
+	if (rc == 0) {
+		resp.checkpoint.data = (uint8_t *)der;
+		resp.checkpoint.len = len;
+		respond(c, &resp);
+	} else
+		respond_error(c, rc, err);
+	if (!c->in_process)
+		local_process(c);
 }
 
 static int
@@ -597,7 +636,9 @@ do_audit_verify(struct local_client *c, const Comity__AuditVerifyReq *req)
 		memcpy(w.hash, req->witness_hash.data, AUDIT_HASH_LEN);
 		wp = &w;
 	}
+	audit_set_trust(cd->tls != NULL ? cd->tls->seal.trust : NULL);
 	rc = audit_verify_store(cd->store, wp, &res);
+	audit_set_trust(NULL);
 	if (rc != 0 && rc != COMITY_ECORRUPT) {
 		log_op(c, COMITY__LOCAL_REQUEST__OP_AUDIT_VERIFY, NULL, rc,
 		    NULL);
@@ -623,6 +664,8 @@ do_audit_verify(struct local_client *c, const Comity__AuditVerifyReq *req)
 	}
 	vi.witnessed = res.witnessed != 0;
 	vi.time_regressions = res.regressions;
+	vi.checkpoints = res.checkpoints;
+	vi.last_checkpoint_seq = res.last_checkpoint;
 	vi.first_regression_seq = res.first_regression;
 	resp.verify = &vi;
 	respond(c, &resp);
@@ -912,6 +955,9 @@ dispatch(struct local_client *c, const Comity__LocalRequest *req)
 		break;
 	case COMITY__LOCAL_REQUEST__OP_TIMELINE:
 		do_timeline(c, req->timeline);
+		break;
+	case COMITY__LOCAL_REQUEST__OP_AUDIT_CHECKPOINT:
+		do_audit_checkpoint(c);
 		break;
 	default:
 		log_op(c, 0, NULL, COMITY_EINVAL, "unknown operation");

@@ -691,6 +691,7 @@ peer_info(Comity__PeerInfo ***out, size_t *n)
 		const struct dir_entry	*e = directory_find(cd->dir, p->id);
 		Comity__PeerInfo	*pi = xmalloc(sizeof(*pi));
 		struct queue_stats	 st;
+		struct queue_heads	 hd;
 
 		comity__peer_info__init(pi);
 		pi->id = xstrdup(p->id);
@@ -709,6 +710,24 @@ peer_info(Comity__PeerInfo ***out, size_t *n)
 		pi->last_contact_ns = p->last_contact_ns;
 		pi->last_delivery_ns = p->last_delivery_ns;
 		pi->clock_skew_ns = p->skew_ns;
+		pi->clock_skew_warning = p->last_contact_ns != 0 &&
+		    link_skew_exceeds(p->skew_ns, cd->conf->skew_warning_ms);
+		if (queue_peer_heads(p->id, &hd) == 0) {
+			pi->held_seq = hd.held_seq;
+			pi->held_at_ns = hd.held_at_ns;
+			pi->given_seq = hd.given_seq;
+			pi->given_at_ns = hd.given_at_ns;
+			if (hd.held_seq != 0) {
+				pi->held_head.data = xmalloc(32);
+				memcpy(pi->held_head.data, hd.held_head, 32);
+				pi->held_head.len = 32;
+			}
+			if (hd.given_seq != 0) {
+				pi->given_head.data = xmalloc(32);
+				memcpy(pi->given_head.data, hd.given_head, 32);
+				pi->given_head.len = 32;
+			}
+		}
 		pi->last_error = xstrdup(p->last_error);
 		pi->next_attempt_ns = p->next_attempt_ns;
 		arr[i] = pi;

@@ -240,6 +240,86 @@ dupstr(const char *s)
 }
 
 /*
+ * The newest audit heads exchanged with each counterpart, in DB_META under
+ * "heads_held:<peer>" (theirs, from the newest receipt they issued us) and
+ * "heads_given:<peer>" (ours, in the newest receipt we issued them):
+ * u64be(seq) || head[32] || u64be(time_ns), written in the transaction of
+ * the receipt.
+ */
+#define HEADS_VAL_LEN	(8 + SHA256_LEN + 8)
+
+static size_t
+heads_key(char *buf, size_t len, const char *which, const char *peer)
+{
+	int	n = snprintf(buf, len, "heads_%s:%s", which, peer);
+
+	return n < 0 || (size_t)n >= len ? 0 : (size_t)n;
+}
+
+static int
+heads_get(struct store_txn *t, const char *which, const char *peer,
+    uint64_t *seq, uint8_t head[SHA256_LEN], int64_t *at)
+{
+	char		 key[ID_MAX + 32];
+	const void	*v;
+	size_t		 kl, vl;
+	int		 rc;
+
+	if ((kl = heads_key(key, sizeof(key), which, peer)) == 0)
+		return COMITY_EINVAL;
+	if ((rc = store_get(t, DB_META, key, kl, &v, &vl)) != 0)
+		return rc;
+	if (vl != HEADS_VAL_LEN)
+		return COMITY_ECORRUPT;
+	*seq = store_get_u64be(v);
+	memcpy(head, (const uint8_t *)v + 8, SHA256_LEN);
+	*at = (int64_t)store_get_u64be((const uint8_t *)v + 8 + SHA256_LEN);
+	return 0;
+}
+
+/* record SEQ/HEAD as the newest exchanged WHICH way with PEER, unless a
+ * later one is already recorded */
+static int
+heads_put(struct store_txn *t, const char *which, const char *peer,
+    uint64_t seq, const uint8_t head[SHA256_LEN], int64_t at)
+{
+	char		 key[ID_MAX + 32];
+	unsigned char	 val[HEADS_VAL_LEN];
+	uint8_t		 oh[SHA256_LEN];
+	uint64_t	 os;
+	int64_t		 oat;
+	size_t		 kl;
+
+	if ((kl = heads_key(key, sizeof(key), which, peer)) == 0)
+		return 0;
+	if (heads_get(t, which, peer, &os, oh, &oat) == 0 && os > seq)
+		return 0;
+	store_u64be(val, seq);
+	memcpy(val + 8, head, SHA256_LEN);
+	store_u64be(val + 8 + SHA256_LEN, (uint64_t)at);
+	return store_put(t, DB_META, key, kl, val, sizeof(val));
+}
+
+int
+queue_peer_heads(const char *peer, struct queue_heads *h)
+{
+	struct store_txn	*t;
+	int			 rc;
+
+	memset(h, 0, sizeof(*h));
+	if ((rc = store_read_begin(cd->store, &t)) != 0)
+		return rc;
+	if (heads_get(t, "held", peer, &h->held_seq, h->held_head,
+	    &h->held_at_ns) != 0)
+		h->held_seq = 0;
+	if (heads_get(t, "given", peer, &h->given_seq, h->given_head,
+	    &h->given_at_ns) != 0)
+		h->given_seq = 0;
+	store_read_end(t);
+	return 0;
+}
+
+/*
  * Issue a receipt of KIND about envelope ENV (with body hash SHA) in the
  * caller's transaction, after the audit record it reports on, so that it
  * carries our audit head.
@@ -269,6 +349,11 @@ issue_receipt(struct store_txn *t, int kind, const Comity__Envelope *env,
 	rc_msg.issuer_audit_seq = seq;
 	if ((buf = receipt_issue(&rc_msg, len)) == NULL)
 		*rc = COMITY_ECRYPTO;
+	else if ((*rc = heads_put(t, "given", env->from, seq, head,
+	    rc_msg.at_ns)) != 0) {
+		free(buf);
+		buf = NULL;
+	}
 	return buf;
 }
 
@@ -1586,6 +1671,10 @@ receipt_apply(struct store_txn *t, void *arg)
 		r = refuse_receipt(t, op, "body hash does not match");
 		goto out;
 	}
+	if (rc->issuer_audit_head.len == SHA256_LEN &&
+	    (r = heads_put(t, "held", op->peer, rc->issuer_audit_seq,
+	    rc->issuer_audit_head.data, now)) != 0)
+		goto out;
 	snprintf(detail, sizeof(detail), "kind=%s issuer_seq=%llu%s%s",
 	    rc->kind == COMITY__RECEIPT_KIND__RECEIPT_DELIVERED ? "delivered" :
 	    rc->kind == COMITY__RECEIPT_KIND__RECEIPT_REJECTED ? "rejected" :

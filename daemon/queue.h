@@ -236,6 +236,21 @@ struct queue_stats {
 };
 int	queue_peer_stats(const char *peer, struct queue_stats *st);
 
+/*
+ * queue_peer_heads - the newest audit heads exchanged with PEER through
+ * receipts: held_* is PEER's (from the newest receipt it issued us),
+ * given_* ours (in the newest receipt we issued it); seq 0 = none yet.
+ */
+struct queue_heads {
+	uint64_t	 held_seq;
+	uint8_t		 held_head[32];
+	int64_t		 held_at_ns;
+	uint64_t	 given_seq;
+	uint8_t		 given_head[32];
+	int64_t		 given_at_ns;
+};
+int	queue_peer_heads(const char *peer, struct queue_heads *h);
+
 /* queue_pending - anything (envelope or receipt) waits for PEER */
 int	queue_pending(const char *peer);
 

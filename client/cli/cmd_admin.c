@@ -30,8 +30,54 @@ no_args(int argc, char **argv)
 	return -1;
 }
 
+static json_t	*peer_json_base(const struct comity_peer *);
+
+/* HEAD as hex, or null when SEQ is 0 (none held) */
+static json_t *
+head_json(uint64_t seq, const uint8_t head[32])
+{
+	static const char	hexd[] = "0123456789abcdef";
+	char			out[65];
+	size_t			i;
+
+	if (seq == 0)
+		return json_null();
+	for (i = 0; i < 32; i++) {
+		out[2 * i] = hexd[head[i] >> 4];
+		out[2 * i + 1] = hexd[head[i] & 15];
+	}
+	out[64] = '\0';
+	return json_string(out);
+}
+
 static json_t *
 peer_json(const struct comity_peer *p)
+{
+	json_t	*o;
+
+	o = peer_json_base(p);
+	if (o == NULL)
+		return NULL;
+	if (json_object_set_new(o, "skew_warning",
+	    json_boolean(p->clock_skew_warning)) != 0 ||
+	    json_object_set_new(o, "their_head_seq", p->held_seq != 0 ?
+	    json_integer((json_int_t)p->held_seq) : json_null()) != 0 ||
+	    json_object_set_new(o, "their_head_hash",
+	    head_json(p->held_seq, p->held_head)) != 0 ||
+	    json_object_set_new(o, "their_head_at", out_jtime(p->held_at_ns)) ||
+	    json_object_set_new(o, "our_head_seq_held", p->given_seq != 0 ?
+	    json_integer((json_int_t)p->given_seq) : json_null()) != 0 ||
+	    json_object_set_new(o, "our_head_hash_held",
+	    head_json(p->given_seq, p->given_head)) != 0 ||
+	    json_object_set_new(o, "our_head_at", out_jtime(p->given_at_ns))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *
+peer_json_base(const struct comity_peer *p)
 {
 	return json_pack("{s:o, s:o, s:o, s:b, s:I, s:I, s:I, s:o, s:o, s:o, "
 	    "s:o, s:o, s:I, s:o, s:o}",
@@ -77,20 +123,37 @@ oldest(const struct comity_peer *p, int64_t now, char *buf, size_t len)
 static void
 peer_row(const struct comity_peer *p, int64_t now)
 {
-	char	old[80], last[32], xchg[32], skew[32], q[48];
+	char	old[80], last[32], xchg[32], skew[32], q[48], heads[48];
+	char	ours[24], theirs[24];
 	char	*id = out_escape(p->id, 1);
+	size_t	sl;
 
 	oldest(p, now, old, sizeof(old));
 	age_or(now, p->last_contact_ns, "never", last, sizeof(last));
 	age_or(now, p->last_delivery_ns, "never", xchg, sizeof(xchg));
 	out_age(p->clock_skew_ns, skew, sizeof(skew));
+	if (p->clock_skew_warning && (sl = strlen(skew)) + 1 < sizeof(skew)) {
+		skew[sl] = '!';		/* past [limits] skew_warning */
+		skew[sl + 1] = '\0';
+	}
+	if (p->given_seq != 0)
+		snprintf(ours, sizeof(ours), "%llu",
+		    (unsigned long long)p->given_seq);
+	else
+		snprintf(ours, sizeof(ours), "-");
+	if (p->held_seq != 0)
+		snprintf(theirs, sizeof(theirs), "%llu",
+		    (unsigned long long)p->held_seq);
+	else
+		snprintf(theirs, sizeof(theirs), "-");
+	snprintf(heads, sizeof(heads), "%s/%s", ours, theirs);
 	snprintf(q, sizeof(q), "%llu/%llu", (unsigned long long)p->queued,
 	    (unsigned long long)p->queued_urgent);
 	/* a link with items waiting is never shown as simply "up" */
-	printf("%-14s  %-7s  %-11s  %-9llu  %-17s  %-9s  %-9s  %-8s  ",
+	printf("%-14s  %-7s  %-11s  %-9llu  %-17s  %-9s  %-9s  %-8s  %-13s  ",
 	    id != NULL ? id : "?", !p->up ? "down" : p->queued > 0 ?
 	    "up-busy" : "up", q, (unsigned long long)p->in_flight, old, xchg,
-	    last, p->up || p->last_contact_ns != 0 ? skew : "-");
+	    last, p->up || p->last_contact_ns != 0 ? skew : "-", heads);
 	out_text(stdout, p->last_error);
 	putchar('\n');
 	free(id);
@@ -118,9 +181,9 @@ cmd_peers(int argc, char **argv)
 	comity_close(conn);
 	if (!cli.json && n > 0)
 		printf("%-14s  %-7s  %-11s  %-9s  %-17s  %-9s  %-9s  %-8s  "
-		    "%s\n", "PEER", "LINK", "QUEUED/URG", "IN-FLIGHT",
+		    "%-13s  %s\n", "PEER", "LINK", "QUEUED/URG", "IN-FLIGHT",
 		    "OLDEST URG/NORMAL", "EXCHANGED", "CONTACT", "SKEW",
-		    "LAST ERROR");
+		    "HEADS US/THEM", "LAST ERROR");
 	for (i = 0; i < n && st == EX_OK; i++) {
 		if (!cli.json)
 			peer_row(&peers[i], now);

@@ -15,8 +15,11 @@
 #include <sysexits.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "auditfile.h"
+#include "comity.pb-c.h"
+#include "wire.h"
 #include "cli.h"
 #include "output.h"
 
@@ -288,6 +291,9 @@ verify_report(const struct comity_audit_result *r, int broken)
 		    "first_regression_seq", r->first_regression_seq != 0 ?
 		    json_integer((json_int_t)r->first_regression_seq) :
 		    json_null());
+		if (o != NULL)
+			json_object_set_new(o, "checkpoints",
+			    json_integer((json_int_t)r->checkpoints));
 		if (out_line(stdout, o) != 0)
 			return cli_fail(EX_SOFTWARE, "cannot encode the result");
 	} else if (broken && r->bad_seq == 0) {
@@ -303,12 +309,16 @@ verify_report(const struct comity_audit_result *r, int broken)
 		    PRIu64 " hash %s\n", r->count, r->head_seq, h);
 		if (r->witnessed)
 			printf("witness found in the chain\n");
+		if (r->checkpoints > 0)
+			printf("checkpoints: %" PRIu64 " signed, all match the "
+			    "chain, the last signs seq %" PRIu64 "\n",
+			    r->checkpoints, r->last_checkpoint_seq);
 	}
 	if (!cli.json && r->time_regressions > 0)
-		fprintf(stderr, "comity: audit: warning: %" PRIu64 " record(s) "
-		    "older than the one before, first at seq %" PRIu64 " (the "
-		    "clock was set back?)\n", r->time_regressions,
-		    r->first_regression_seq);
+		fprintf(stderr, "comity: audit: warning: time goes back at "
+		    "seq %" PRIu64 "; %" PRIu64 " record(s) older than the one "
+		    "before (the clock was set back?)\n",
+		    r->first_regression_seq, r->time_regressions);
 	return broken ? EX_DATAERR : EX_OK;
 }
 
@@ -326,10 +336,198 @@ result_from(struct comity_audit_result *out, const struct audit_result *in)
 	out->witnessed = in->witnessed;
 	out->time_regressions = in->regressions;
 	out->first_regression_seq = in->first_regression;
+	out->checkpoints = in->checkpoints;
+	out->last_checkpoint_seq = in->last_checkpoint;
+}
+
+/* ------------------------------------------------------------ witness */
+
+/* read_file - the whole of PATH (at most 1 MiB), malloc'd */
+static uint8_t *
+read_file(const char *path, size_t *len)
+{
+	FILE	*fp;
+	uint8_t	*buf;
+	size_t	 n;
+
+	if ((fp = fopen(path, "rb")) == NULL)
+		return NULL;
+	buf = malloc(1 << 20);
+	n = buf != NULL ? fread(buf, 1, 1 << 20, fp) : 0;
+	if (buf == NULL || ferror(fp) || n == 0 || n == 1 << 20) {
+		free(buf);
+		fclose(fp);
+		errno = buf == NULL ? ENOMEM : EINVAL;
+		return NULL;
+	}
+	fclose(fp);
+	*len = n;
+	return buf;
+}
+
+static X509_STORE *
+load_ca(const char *path)
+{
+	X509_STORE	*st;
+
+	if ((st = X509_STORE_new()) == NULL)
+		return NULL;
+	if (X509_STORE_load_file(st, path) != 1) {
+		X509_STORE_free(st);
+		return NULL;
+	}
+	return st;
+}
+
+/*
+ * witness_load - the head a signed file holds: one of our receipts
+ * (ReceiptContent: issuer_audit_seq, issuer_audit_head) or one of our
+ * checkpoints.  The signature is checked (against TRUST, or the embedded
+ * certificate).  0, or an exit status after saying why.
+ */
+static int
+witness_load(const char *path, X509_STORE *trust,
+    struct comity_audit_witness *w, char *what, size_t whatlen)
+{
+	Comity__ReceiptContent	*rc;
+	char			 id[AUDIT_AUTHORITY_MAX + 1], err[256];
+	char			 signer[AUDIT_AUTHORITY_MAX + 1];
+	uint8_t			*der, *text;
+	size_t			 dlen, tlen;
+	int			 st;
+	int64_t			 t;
+
+	if ((der = read_file(path, &dlen)) == NULL)
+		return cli_fail(EX_NOINPUT, "%s: %s", path, strerror(errno));
+	text = audit_cms_open(der, dlen, trust, &tlen, signer, err,
+	    sizeof(err));
+	free(der);
+	if (text == NULL)
+		return cli_fail(EX_DATAERR, "%s: %s", path, err);
+	if (audit_checkpoint_parse((const char *)text, tlen, id, &w->seq,
+	    w->hash, &t) == 0) {
+		if (strcmp(signer, id) != 0) {
+			free(text);
+			return cli_fail(EX_DATAERR, "%s: a checkpoint of %s "
+			    "signed by %s", path, id, signer[0] != '\0' ?
+			    signer : "no authority");
+		}
+		snprintf(what, whatlen, "checkpoint of %s", id);
+		free(text);
+		return 0;
+	}
+	rc = wire_unpack(&comity__receipt_content__descriptor, text, tlen);
+	free(text);
+	if (rc == NULL || rc->issuer_audit_head.len != AUDIT_HASH_LEN) {
+		wire_free(rc);
+		return cli_fail(EX_DATAERR, "%s: neither a receipt with an "
+		    "audit head nor an audit checkpoint", path);
+	}
+	if (rc->to == NULL || strcmp(signer, rc->to) != 0) {
+		st = cli_fail(EX_DATAERR, "%s: a receipt issued by %s but "
+		    "signed by %s", path, rc->to != NULL ? rc->to : "?",
+		    signer[0] != '\0' ? signer : "no authority");
+		wire_free(rc);
+		return st;
+	}
+	w->seq = rc->issuer_audit_seq;
+	memcpy(w->hash, rc->issuer_audit_head.data, AUDIT_HASH_LEN);
+	snprintf(what, whatlen, "receipt issued by %s", rc->to != NULL ?
+	    rc->to : "?");
+	wire_free(rc);
+	return 0;
+}
+
+static void
+witness_report(const struct comity_audit_witness *w, const char *what,
+    int matched)
+{
+	char	h[HASH_HEX];
+
+	if (cli.json)
+		return;
+	hexs(w->hash, 32, h);
+	printf("witness seq %" PRIu64 " hash %s (%s): %s\n", w->seq, h, what,
+	    matched ? "matches" : "does not match: the chain was altered or "
+	    "truncated");
+}
+
+/* ------------------------------------------------------------ checkpoint */
+
+static int
+audit_checkpoint(int argc, char **argv)
+{
+	static const struct option	opts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	comity_conn	*conn;
+	const char	*outp = NULL;
+	char		 id[AUDIT_AUTHORITY_MAX + 1], err[256], h[HASH_HEX];
+	char		 signer[AUDIT_AUTHORITY_MAX + 1];
+	uint8_t		*der, *text, hash[32];
+	size_t		 len, tlen;
+	uint64_t	 seq;
+	int64_t		 t;
+	FILE		*fp;
+	int		 c, rc, st;
+
+	while ((c = cli_getopt(argc, argv, "o:h", opts)) != -1) {
+		switch (c) {
+		case 'o':
+			outp = optarg;
+			break;
+		case 'h':
+			return cli_help();
+		default:
+			return cli_usage();
+		}
+	}
+	if (optind != argc)
+		return cli_usage();
+	if ((st = cli_connect(&conn)) != 0)
+		return st;
+	if ((rc = comity_audit_checkpoint(conn, &der, &len)) != 0) {
+		st = cli_error(conn, rc, NULL);
+		comity_close(conn);
+		return st;
+	}
+	comity_close(conn);
+	text = audit_cms_open(der, len, NULL, &tlen, signer, err, sizeof(err));
+	if (text == NULL || audit_checkpoint_parse((const char *)text, tlen,
+	    id, &seq, hash, &t) != 0) {
+		free(text);
+		free(der);
+		return cli_fail(EX_PROTOCOL, "the daemon's checkpoint does not "
+		    "check: %s", text == NULL ? err : "malformed text");
+	}
+	free(text);
+	if (outp != NULL) {
+		if ((fp = fopen(outp, "wb")) == NULL ||
+		    fwrite(der, 1, len, fp) != len || fclose(fp) != 0) {
+			free(der);
+			return cli_fail(EX_CANTCREAT, "%s: %s", outp,
+			    strerror(errno));
+		}
+	}
+	free(der);
+	hexs(hash, 32, h);
+	if (cli.json) {
+		if (out_line(stdout, json_pack("{s:s, s:I, s:s, s:I}",
+		    "authority", id, "seq", (json_int_t)seq, "hash", h,
+		    "time_ns", (json_int_t)t)) != 0)
+			return cli_fail(EX_SOFTWARE, "cannot encode the result");
+	} else
+		printf("checkpoint of %s: seq %" PRIu64 " hash %s\n", id, seq,
+		    h);
+	return EX_OK;
 }
 
 static int
-verify_store(const char *dir, const struct comity_audit_witness *cw)
+verify_store(const char *dir, const struct comity_audit_witness *cw,
+    X509_STORE *trust)
 {
 	struct audit_witness		 w;
 	struct audit_result		 res;
@@ -341,8 +539,8 @@ verify_store(const char *dir, const struct comity_audit_witness *cw)
 		w.seq = cw->seq;
 		memcpy(w.hash, cw->hash, 32);
 	}
-	rc = audit_verify_dir(dir, cw != NULL ? &w : NULL, &res, err,
-	    sizeof(err));
+	rc = audit_verify_dir_trust(dir, cw != NULL ? &w : NULL, trust, &res,
+	    err, sizeof(err));
 	if (rc != 0 && !(rc == COMITY_ECORRUPT && res.reason[0] != '\0'))
 		return cli_fail(rc == COMITY_ECORRUPT ? EX_DATAERR :
 		    rc == COMITY_ENOTFOUND || rc == COMITY_EINVAL ? EX_NOINPUT :
@@ -350,6 +548,10 @@ verify_store(const char *dir, const struct comity_audit_witness *cw)
 		    EX_OSERR : EX_IOERR, "%s", err[0] != '\0' ? err :
 		    comity_strerror(rc));
 	result_from(&out, &res);
+	if (!cli.json && out.checkpoints > 0 && trust == NULL)
+		printf("checkpoint signatures checked against their embedded "
+		    "certificates only: give --ca FILE to check them against "
+		    "the CA\n");
 	return verify_report(&out, rc != 0);
 }
 
@@ -360,6 +562,8 @@ audit_verify(int argc, char **argv)
 		{ "store", required_argument, NULL, 's' },
 		{ "witness-seq", required_argument, NULL, 'q' },
 		{ "witness-hash", required_argument, NULL, 'w' },
+		{ "witness", required_argument, NULL, 'W' },
+		{ "ca", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -367,8 +571,10 @@ audit_verify(int argc, char **argv)
 	struct comity_audit_witness	 w;
 	struct comity_audit_result	 res;
 	comity_conn			*conn;
-	const char			*store = NULL;
-	char				*end;
+	const char			*store = NULL, *wfile = NULL;
+	const char			*ca = NULL;
+	X509_STORE			*trust = NULL;
+	char				*end, what[128];
 	int				 c, rc, st, has_seq = 0, has_hash = 0;
 
 	memset(&w, 0, sizeof(w));
@@ -392,6 +598,12 @@ audit_verify(int argc, char **argv)
 				    "hexadecimal digits expected)");
 			has_hash = 1;
 			break;
+		case 'W':
+			wfile = optarg;
+			break;
+		case 'c':
+			ca = optarg;
+			break;
 		case 'h':
 			return cli_help();
 		default:
@@ -403,8 +615,28 @@ audit_verify(int argc, char **argv)
 	if (has_seq != has_hash)
 		return cli_fail(EX_USAGE, "a witness needs both --witness-seq "
 		    "and --witness-hash");
-	if (store != NULL)
-		return verify_store(store, has_seq ? &w : NULL);
+	if (wfile != NULL && has_seq)
+		return cli_fail(EX_USAGE, "--witness and --witness-seq/hash "
+		    "exclude each other");
+	if (ca != NULL && (trust = load_ca(ca)) == NULL)
+		return cli_fail(EX_NOINPUT, "%s: cannot load CA certificates",
+		    ca);
+	if (wfile != NULL) {
+		if ((st = witness_load(wfile, trust, &w, what,
+		    sizeof(what))) != 0) {
+			X509_STORE_free(trust);
+			return st;
+		}
+		has_seq = 1;
+	}
+	if (store != NULL) {
+		st = verify_store(store, has_seq ? &w : NULL, trust);
+		X509_STORE_free(trust);
+		if (wfile != NULL)
+			witness_report(&w, what, st == EX_OK);
+		return st;
+	}
+	X509_STORE_free(trust);
 	if ((st = cli_connect(&conn)) != 0)
 		return st;
 	rc = comity_audit_verify(conn, has_seq ? &w : NULL, &res);
@@ -414,7 +646,10 @@ audit_verify(int argc, char **argv)
 		return st;
 	}
 	comity_close(conn);
-	return verify_report(&res, rc != 0);
+	st = verify_report(&res, rc != 0);
+	if (wfile != NULL)
+		witness_report(&w, what, rc == 0 && res.witnessed);
+	return st;
 }
 
 int
@@ -424,11 +659,13 @@ cmd_audit(int argc, char **argv)
 		return audit_export(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "verify") == 0)
 		return audit_verify(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "checkpoint") == 0)
+		return audit_checkpoint(argc - 1, argv + 1);
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0))
 		return cli_help();
 	if (argc >= 2)
-		cli_fail(EX_USAGE, "unknown audit command %s (export or "
-		    "verify)", argv[1]);
+		cli_fail(EX_USAGE, "unknown audit command %s (export, "
+		    "verify or checkpoint)", argv[1]);
 	return cli_usage();
 }

@@ -73,7 +73,9 @@ static const struct command {
 	  "The counterparts and what they accept." },
 	{ "audit", cmd_audit,
 	  "audit export [--since T] [--until T] [--id ID] [--format jsonl|csv]\n"
-	  "  audit verify [--store DIR] [--witness-seq S --witness-hash H]",
+	  "  audit verify [--store DIR] [--ca FILE]\n"
+	  "    [--witness-seq S --witness-hash H | --witness F.p7s]\n"
+	  "  audit checkpoint [--out F.p7s]",
 	  "export: stream the daemon's audit trail in seq order, one record a\n"
 	  "line: JSON Lines (the default), or CSV (RFC 4180, with a header).\n"
 	  "Times are RFC 3339 UTC with nanoseconds; each record carries\n"
@@ -87,7 +89,12 @@ static const struct command {
 	  "directory itself, read-only, without the daemon (which may run).\n"
 	  "--witness-seq/--witness-hash: a head held elsewhere (e.g. in a\n"
 	  "receipt we issued) that the chain must contain; this catches\n"
-	  "records removed from the end." },
+	  "records removed from the end.  --witness F.p7s takes that head\n"
+	  "from a receipt we issued or one of our checkpoints (signature\n"
+	  "checked; against the CA in --ca FILE if given).  Each CHECKPOINT\n"
+	  "record is checked against the chain.\n"
+	  "checkpoint: have the daemon sign its audit head now; --out writes\n"
+	  "the CMS SignedData (openssl cms -verify checks it)." },
 };
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
 

@@ -583,6 +583,16 @@ struct comity_peer {
 	int64_t		 next_attempt_ns; /**< next dial, 0 = none planned */
 	const char	*last_error;	/**< "" when none */
 	int64_t		 oldest_normal_ns; /**< the same, normal items only */
+	int		 clock_skew_warning; /**< |skew| past the daemon's
+					   [limits] skew_warning */
+	uint64_t	 held_seq;	/**< their audit seq, carried in the newest
+					   receipt they issued us; 0 = none */
+	uint8_t		 held_head[32];	/**< their audit head at held_seq */
+	int64_t		 held_at_ns;	/**< when we accepted that receipt */
+	uint64_t	 given_seq;	/**< our audit seq, carried in the newest
+					   receipt we issued them; 0 = none */
+	uint8_t		 given_head[32]; /**< our audit head at given_seq */
+	int64_t		 given_at_ns;	/**< when we issued that receipt */
 };
 
 /**
@@ -827,6 +837,8 @@ struct comity_audit_result {
 					     before (the clock was set back):
 					     allowed, but worth a look */
 	uint64_t	 first_regression_seq; /**< the first of them, 0 = none */
+	uint64_t	 checkpoints;	/**< signed checkpoints found good */
+	uint64_t	 last_checkpoint_seq; /**< the seq the last one signs */
 };
 
 /**
@@ -851,6 +863,21 @@ struct comity_audit_result {
 COMITY_EXPORT int comity_audit_verify(comity_conn *conn,
     const struct comity_audit_witness *witness,
     struct comity_audit_result *result);
+
+/**
+ * @brief Have the daemon sign its audit head now: a checkpoint, recorded
+ * as a CHECKPOINT event.
+ * @param[in] conn the connection.
+ * @param[out] der the DER CMS SignedData over the checkpoint text
+ * ("comity-audit/<id>\n<seq>\n<base64 hash>\n<time_ns>\n"), which
+ * `openssl cms -verify -inform DER` checks; free with free().
+ * @param[out] len its length.
+ * @retval 0 done.
+ * @retval COMITY_EINVAL, COMITY_ENOMEM, COMITY_EIO, COMITY_EPROTO,
+ * COMITY_ETIMEDOUT see @ref failures, or a code the daemon returned.
+ */
+COMITY_EXPORT int comity_audit_checkpoint(comity_conn *conn, uint8_t **der,
+    size_t *len);
 
 /** What is known of one request on both sides.  The counterpart's times
  * are by its clock, from the signed receipts we hold (see comity_peers()

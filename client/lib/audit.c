@@ -148,6 +148,8 @@ comity_audit_verify(comity_conn *c, const struct comity_audit_witness *w,
 	if (vi->head_hash.len == HASH_LEN)
 		memcpy(res->head_hash, vi->head_hash.data, HASH_LEN);
 	res->witnessed = vi->witnessed != 0;
+	res->checkpoints = vi->checkpoints;
+	res->last_checkpoint_seq = vi->last_checkpoint_seq;
 	res->time_regressions = vi->time_regressions;
 	res->first_regression_seq = vi->first_regression_seq;
 	wire_free(r);
@@ -220,5 +222,33 @@ comity_timeline(comity_conn *c, const char *hex, struct comity_timeline **out)
 	tl->peer_retrieved_seq = ti->peer_retrieved_seq;
 	wire_free(r);
 	*out = tl;
+	return 0;
+}
+
+COMITY_EXPORT int
+comity_audit_checkpoint(comity_conn *c, uint8_t **der, size_t *len)
+{
+	Comity__LocalRequest	 req = COMITY__LOCAL_REQUEST__INIT;
+	Comity__EmptyReq	 er = COMITY__EMPTY_REQ__INIT;
+	Comity__LocalResponse	*r;
+	int			 rc;
+
+	if (c == NULL || der == NULL || len == NULL)
+		return COMITY_EINVAL;
+	*der = NULL;
+	*len = 0;
+	req.op_case = COMITY__LOCAL_REQUEST__OP_AUDIT_CHECKPOINT;
+	req.audit_checkpoint = &er;
+	if ((rc = conn_call(c, &req, &r)) != 0)
+		return rc;
+	if (r->checkpoint.len == 0)
+		return malformed(c, r, "checkpoint without its signed data");
+	if ((*der = cm_malloc(r->checkpoint.len)) == NULL) {
+		wire_free(r);
+		return conn_seterr(c, COMITY_ENOMEM, "out of memory");
+	}
+	memcpy(*der, r->checkpoint.data, r->checkpoint.len);
+	*len = r->checkpoint.len;
+	wire_free(r);
 	return 0;
 }

@@ -561,6 +561,17 @@ comity_peers(comity_conn *c, struct comity_peer **out, size_t *n)
 		pe->last_delivery_ns = pi->last_delivery_ns;
 		pe->clock_skew_ns = pi->clock_skew_ns;
 		pe->next_attempt_ns = pi->next_attempt_ns;
+		pe->clock_skew_warning = pi->clock_skew_warning != 0;
+		pe->held_seq = pi->held_seq;
+		if (pi->held_head.len == sizeof(pe->held_head))
+			memcpy(pe->held_head, pi->held_head.data,
+			    sizeof(pe->held_head));
+		pe->held_at_ns = pi->held_at_ns;
+		pe->given_seq = pi->given_seq;
+		if (pi->given_head.len == sizeof(pe->given_head))
+			memcpy(pe->given_head, pi->given_head.data,
+			    sizeof(pe->given_head));
+		pe->given_at_ns = pi->given_at_ns;
 	}
 	*out = arr;
 	*n = r->n_peers;

@@ -21,12 +21,15 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "audit.h"
 #include "auditfile.h"
 #include "bounds.h"
 #include "comity.h"
 #include "log.h"
+#include "seal.h"
 #include "store.h"
 #include "wire.h"
 
@@ -116,7 +119,9 @@ append_apply(struct store_txn *t, void *arg)
 
 	for (int i = a->from; i < a->from + a->n; i++) {
 		snprintf(detail, sizeof(detail), "record %d", i);
-		rc = audit_append(t, 1 + i % (AUDIT__MAX - 1),
+		/* a CHECKPOINT record must hold a signed checkpoint */
+		rc = audit_append(t, 1 + i % (AUDIT__MAX - 1) ==
+		    AUDIT_CHECKPOINT ? AUDIT_WARNING : 1 + i % (AUDIT__MAX - 1),
 		    i % 3 == 0 ? NULL : msg_id, i % 2 ? "KE-ODPP" : NULL,
 		    i % 4 ? 1000u + (uint32_t)i : AUDIT_NO_UID,
 		    i % 5 ? detail : NULL, GENESIS_NS + i * 1000LL);
@@ -1097,6 +1102,202 @@ test_100k(void **state)
 	    sizeof(err)), 0);
 }
 
+/* ---- signed checkpoints */
+
+static void
+test_checkpoint_text(void **state)
+{
+	unsigned char	 hash[32], h2[32];
+	char		 buf[AUDIT_CHECKPOINT_TEXT_MAX], id[AUDIT_AUTHORITY_MAX + 1];
+	uint64_t	 seq;
+	int64_t		 t;
+	int		 n;
+
+	(void)state;
+	memset(hash, 0, sizeof(hash));
+	hash[31] = 1;
+	n = audit_checkpoint_text(AUTH, 42, hash, GENESIS_NS, buf,
+	    sizeof(buf));
+	assert_string_equal(buf, "comity-audit/" AUTH "\n42\n"
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE=\n"
+	    "1700000000000000000\n");
+	assert_int_equal(n, (int)strlen(buf));
+	assert_int_equal(audit_checkpoint_parse(buf, (size_t)n, id, &seq, h2,
+	    &t), 0);
+	assert_string_equal(id, AUTH);
+	assert_int_equal(seq, 42);
+	assert_memory_equal(h2, hash, 32);
+	assert_true(t == GENESIS_NS);
+	/* anything else is not a checkpoint */
+	assert_int_equal(audit_checkpoint_parse(buf, (size_t)n - 1, id, &seq,
+	    h2, &t), -1);
+	assert_int_equal(audit_checkpoint_parse("comity-audit/X\n01\n"
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE=\n1\n", 63, id, &seq,
+	    h2, &t), -1);
+	assert_int_equal(audit_checkpoint_text("", 1, hash, 1, buf,
+	    sizeof(buf)), -1);
+}
+
+/* a throwaway EC key and self-signed certificate naming authority ID */
+static void
+test_keys_for(struct seal_keys *k, const char *id)
+{
+	X509_NAME	*nm;
+	X509_EXTENSION	*ext;
+	char		 san[64];
+
+	memset(k, 0, sizeof(*k));
+	assert_non_null(k->key = EVP_EC_gen("P-256"));
+	assert_non_null(k->cert = X509_new());
+	X509_set_version(k->cert, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(k->cert), 1);
+	X509_gmtime_adj(X509_getm_notBefore(k->cert), -60);
+	X509_gmtime_adj(X509_getm_notAfter(k->cert), 3600);
+	nm = X509_get_subject_name(k->cert);
+	X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC,
+	    (const unsigned char *)AUTH, -1, -1, 0);
+	X509_set_issuer_name(k->cert, nm);
+	snprintf(san, sizeof(san), "URI:urn:comity:authority:%s", id);
+	assert_non_null(ext = X509V3_EXT_conf_nid(NULL, NULL,
+	    NID_subject_alt_name, san));
+	assert_true(X509_add_ext(k->cert, ext, -1));
+	X509_EXTENSION_free(ext);
+	X509_set_pubkey(k->cert, k->key);
+	assert_true(X509_sign(k->cert, k->key, EVP_sha256()) > 0);
+}
+
+static void
+test_keys(struct seal_keys *k)
+{
+	test_keys_for(k, AUTH);
+}
+
+struct cp_arg {
+	struct seal_keys	*k;
+	uint64_t		 seq;
+	unsigned char		 hash[32];
+	uint8_t			*der;
+	size_t			 len;
+};
+
+static int
+cp_apply(struct store_txn *t, void *arg)
+{
+	struct cp_arg	*a = arg;
+	char		 err[256];
+
+	return audit_checkpoint(t, a->k, AUTH, GENESIS_NS + 99000, &a->seq,
+	    a->hash, &a->der, &a->len, err, sizeof(err));
+}
+
+/* a CHECKPOINT record whose signed head is not the chain's */
+static int
+cp_forged_apply(struct store_txn *t, void *arg)
+{
+	struct cp_arg	*a = arg;
+	unsigned char	 hash[32];
+	char		 text[AUDIT_CHECKPOINT_TEXT_MAX], err[256], *b64;
+	uint8_t		*der;
+	size_t		 len;
+	uint64_t	 seq;
+	int		 n, rc;
+
+	assert_int_equal(audit_head(t, &seq, hash), 0);
+	hash[0] ^= 1;
+	n = audit_checkpoint_text(AUTH, seq, hash, GENESIS_NS, text,
+	    sizeof(text));
+	assert_non_null(der = seal_sign(a->k, (uint8_t *)text, (size_t)n,
+	    &len, err, sizeof(err)));
+	assert_non_null(b64 = calloc(1, len * 2 + 4));
+	EVP_EncodeBlock((unsigned char *)b64, der, (int)len);
+	rc = audit_append(t, AUDIT_CHECKPOINT, NULL, NULL, AUDIT_NO_UID, b64,
+	    GENESIS_NS + 100000);
+	a->seq = seq + 1;
+	free(b64);
+	free(der);
+	return rc;
+}
+
+static void
+test_checkpoint_verify(void **state)
+{
+	struct fx		*fx = *state;
+	struct seal_keys	 k;
+	struct cp_arg		 a;
+	struct audit_result	 res;
+	struct appends		 ap = { 0, 5, 0 };
+	char			 text[AUDIT_CHECKPOINT_TEXT_MAX], err[256];
+	char			 id[AUDIT_AUTHORITY_MAX + 1];
+	char			 signer[AUDIT_AUTHORITY_MAX + 1];
+	unsigned char		 h[32];
+	uint8_t			*content;
+	size_t			 clen;
+	uint64_t		 seq;
+	int64_t			 t;
+
+	test_keys(&k);
+	memset(&a, 0, sizeof(a));
+	a.k = &k;
+	assert_int_equal(run(fx->s, init_apply, NULL), 0);
+	assert_int_equal(run(fx->s, append_apply, &ap), 0);
+	assert_int_equal(run(fx->s, cp_apply, &a), 0);
+	assert_int_equal(a.seq, 5);
+	assert_non_null(a.der);
+	/* the DER opens to the text of the head it signed */
+	assert_non_null(content = audit_cms_open(a.der, a.len, NULL, &clen,
+	    signer, err, sizeof(err)));
+	assert_string_equal(signer, AUTH);
+	assert_int_equal(audit_checkpoint_text(AUTH, 5, a.hash,
+	    GENESIS_NS + 99000, text, sizeof(text)), (int)clen);
+	assert_memory_equal(content, text, clen);
+	assert_int_equal(audit_checkpoint_parse((char *)content, clen, id,
+	    &seq, h, &t), 0);
+	free(content);
+	free(a.der);
+	a.der = NULL;
+
+	assert_int_equal(audit_verify_store(fx->s, NULL, &res), 0);
+	assert_int_equal(res.checkpoints, 1);
+	assert_int_equal(res.last_checkpoint, 5);
+	assert_int_equal(res.count, 6);
+
+	/* one that signs a hash the chain does not have at that seq */
+	assert_int_equal(run(fx->s, cp_forged_apply, &a), 0);
+	assert_int_equal(audit_verify_store(fx->s, NULL, &res),
+	    COMITY_ECORRUPT);
+	assert_int_equal(res.bad_seq, 7);
+	assert_non_null(strstr(res.reason, "checkpoint"));
+
+	EVP_PKEY_free(k.key);
+	X509_free(k.cert);
+}
+
+/* A checkpoint of our head signed by another authority's key is refused,
+ * though its text names us and its signature is valid. */
+static void
+test_checkpoint_other_signer(void **state)
+{
+	struct fx		*fx = *state;
+	struct seal_keys	 k;
+	struct cp_arg		 a;
+	struct audit_result	 res;
+	struct appends		 ap = { 0, 5, 0 };
+
+	test_keys_for(&k, "KE-ODPP");
+	memset(&a, 0, sizeof(a));
+	a.k = &k;
+	assert_int_equal(run(fx->s, init_apply, NULL), 0);
+	assert_int_equal(run(fx->s, append_apply, &ap), 0);
+	assert_int_equal(run(fx->s, cp_apply, &a), 0);
+	free(a.der);
+	assert_int_equal(audit_verify_store(fx->s, NULL, &res),
+	    COMITY_ECORRUPT);
+	assert_int_equal(res.bad_seq, a.seq + 1);
+	assert_non_null(strstr(res.reason, "signed by KE-ODPP"));
+	EVP_PKEY_free(k.key);
+	X509_free(k.cert);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1119,6 +1320,9 @@ main(void)
 		T(test_page_read),
 		T(test_offline),
 		T(test_100k),
+		T(test_checkpoint_verify),
+		T(test_checkpoint_other_signer),
+		cmocka_unit_test(test_checkpoint_text),
 		cmocka_unit_test(test_event_names),
 	};
 

@@ -31,6 +31,7 @@
 #include <event2/event.h>
 
 #include "audit.h"
+#include "checkpoint.h"
 #include "bounds.h"
 #include "comity.h"
 #include "comityd.h"
@@ -314,6 +315,20 @@ audit_page_free(struct audit_page *pg)
 	free(pg->info);
 	free(pg->recs);
 	memset(pg, 0, sizeof(*pg));
+}
+
+void
+audit_set_trust(X509_STORE *trust)
+{
+	(void)trust;
+}
+
+void
+checkpoint_now(checkpoint_done_fn done, void *arg)
+{
+	static const uint8_t	der[] = { 0x30, 0x00 };
+
+	done(arg, 0, der, sizeof(der), "");
 }
 
 int

@@ -119,6 +119,7 @@ test_defaults(void **state)
 	assert_int_equal(c->max_connections, 1024);
 	assert_int_equal(c->handshake_timeout_ms, 10000);
 	assert_int_equal(c->idle_timeout_ms, 300000);
+	assert_int_equal(c->skew_warning_ms, 2000);
 	assert_int_equal(c->window, 64);
 	assert_int_equal(c->retry_initial_ms, 1000);
 	assert_int_equal(c->retry_max_ms, 300000);
@@ -159,6 +160,7 @@ test_all_keys(void **state)
 	    "retrieve_deadline = 1h\n"
 	    "[limits]\nmax_frame = 1M\nmax_connections = 10\n"
 	    "handshake_timeout = 250ms\nidle_timeout = 30s\nwindow = 8\n"
+	    "skew_warning = 1500ms\n"
 	    "[retry]\ninitial = 500ms\nmax = 1m\n"
 	    "[log]\nlevel = debug\n", err, sizeof(err));
 	if (c == NULL)
@@ -174,6 +176,7 @@ test_all_keys(void **state)
 	assert_int_equal(c->handshake_timeout_ms, 250);
 	assert_int_equal(c->idle_timeout_ms, 30000);
 	assert_int_equal(c->window, 8);
+	assert_int_equal(c->skew_warning_ms, 1500);
 	assert_int_equal(c->retry_initial_ms, 500);
 	assert_int_equal(c->retry_max_ms, 60000);
 	assert_int_equal(c->log_level, LOG_LVL_DEBUG);
@@ -221,6 +224,8 @@ static const struct bound {
 	    offsetof(struct conf, idle_timeout_ms), 1000, 86400000 },
 	{ "limits", NULL, "window", "1", "4096", "0", "4097",
 	    offsetof(struct conf, window), 1, 4096 },
+	{ "limits", NULL, "skew_warning", "1ms", "1d", "0ms", "86401s",
+	    offsetof(struct conf, skew_warning_ms), 1, 86400000 },
 	{ "retry", "max = 1d", "initial", "10ms", "1h", "9ms", "3601s",
 	    offsetof(struct conf, retry_initial_ms), 10, 3600000 },
 	{ "retry", "initial = 10ms", "max", "10ms", "1d", "9ms", "86401s",

@@ -396,7 +396,12 @@ store_batch_add(struct store *s, store_apply_fn apply, store_done_fn done,
 	*s->tail = op;
 	s->tail = &op->next;
 	s->npending++;
-	if (s->ev != NULL && !s->ev_active) {
+	/*
+	 * An op added by a done() callback waits for the next turn (see
+	 * flush_chunks): what those callbacks wrote to sockets -- a submit's
+	 * answer, an envelope -- goes out first, not after another fsync.
+	 */
+	if (s->ev != NULL && !s->ev_active && !s->flushing) {
 		s->ev_active = 1;
 		event_active(s->ev, EV_TIMEOUT, 0);
 	}

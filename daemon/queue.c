@@ -233,6 +233,19 @@ set_bytes(ProtobufCBinaryData *b, const void *p, size_t len)
 	b->len = len;
 }
 
+/*
+ * set_str - replace the string *P of a decoded message with at most MAX
+ * bytes of V.  An absent string decodes to protobuf-c's static "", which
+ * is not freed.
+ */
+static void
+set_str(char **p, const char *v, size_t max)
+{
+	if (*p != protobuf_c_empty_string)
+		free(*p);
+	*p = xstrndup(v, max);
+}
+
 static char *
 dupstr(const char *s)
 {
@@ -1447,10 +1460,7 @@ expire_item(struct store_txn *t, Comity__OutItem *it, const uint8_t *id,
 	    "SENT" : "QUEUED", it->attempts);
 	it->state = COMITY__STATE__STATE_EXPIRED;
 	it->times->expired_at = now;
-	/* an absent string decodes to protobuf-c's static "" */
-	if (it->reason != protobuf_c_empty_string)
-		free(it->reason);
-	it->reason = xstrdup("not delivered by its expiry time");
+	set_str(&it->reason, "not delivered by its expiry time", REASON_MAX);
 	if ((rc = outq_del(t, it)) != 0 ||
 	    (rc = put_msg(t, DB_OUT, id, ENVELOPE_ID_LEN, &it->base)) != 0)
 		return rc;
@@ -1574,10 +1584,8 @@ expired_overtaken(Comity__OutItem *it)
 {
 	if (it->state != COMITY__STATE__STATE_EXPIRED)
 		return;
-	if (it->reason != protobuf_c_empty_string)
-		free(it->reason);
-	it->reason = xstrdup("delivered in time by the receiver's clock; its "
-	    "receipt came after we marked the request expired");
+	set_str(&it->reason, "delivered in time by the receiver's clock; its "
+	    "receipt came after we marked the request expired", REASON_MAX);
 }
 
 void
@@ -1713,10 +1721,7 @@ receipt_apply(struct store_txn *t, void *arg)
 		} else {
 			it->times->rejected_at = now;
 			event = AUDIT_REJECTED;
-			/* an absent string decodes to protobuf-c's static "" */
-			if (it->reason != protobuf_c_empty_string)
-				free(it->reason);
-			it->reason = xstrndup(rc->reason, REASON_MAX);
+			set_str(&it->reason, rc->reason, REASON_MAX);
 			it->state = COMITY__STATE__STATE_REJECTED;
 		}
 		if ((r = outq_del(t, it)) != 0)

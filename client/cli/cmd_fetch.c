@@ -199,8 +199,12 @@ out:
 	return st;
 }
 
-int
-cmd_fetch(int argc, char **argv)
+/*
+ * id_out_args - the arguments of `COMMAND ID --out PATH`.  Returns -1
+ * with *id and *out set, or the exit status (usage, help).
+ */
+static int
+id_out_args(int argc, char **argv, const char **id, const char **out)
 {
 	static const struct option	opts[] = {
 		{ "out", required_argument, NULL, 'o' },
@@ -208,17 +212,13 @@ cmd_fetch(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct comity_request	*rq = NULL;
-	comity_conn		*conn = NULL;
-	const char		*dir = NULL, *id;
-	json_t			*meta = NULL;
-	size_t			 i;
-	int			 c, rc, st, dfd = -1;
+	int				c;
 
+	*out = NULL;
 	while ((c = cli_getopt(argc, argv, "o:h", opts)) != -1) {
 		switch (c) {
 		case 'o':
-			dir = optarg;
+			*out = optarg;
 			break;
 		case 'h':
 			return cli_help();
@@ -226,11 +226,24 @@ cmd_fetch(int argc, char **argv)
 			return cli_usage();
 		}
 	}
-	if (argc - optind != 1 || dir == NULL)
+	if (argc - optind != 1 || *out == NULL)
 		return cli_usage();
-	id = argv[optind];
-	if (!cli_id_ok(id))
-		return EX_USAGE;
+	*id = argv[optind];
+	return cli_id_ok(*id) ? -1 : EX_USAGE;
+}
+
+int
+cmd_fetch(int argc, char **argv)
+{
+	struct comity_request	*rq = NULL;
+	comity_conn		*conn = NULL;
+	const char		*dir, *id;
+	json_t			*meta = NULL;
+	size_t			 i;
+	int			 rc, st, dfd = -1;
+
+	if ((st = id_out_args(argc, argv, &id, &dir)) != -1)
+		return st;
 	if ((st = cli_connect(&conn)) != 0)
 		return st;
 	if ((rc = comity_fetch(conn, id, &rq)) != 0) {
@@ -370,34 +383,14 @@ cmd_receipt(int argc, char **argv)
 int
 cmd_export(int argc, char **argv)
 {
-	static const struct option	opts[] = {
-		{ "out", required_argument, NULL, 'o' },
-		{ "json", no_argument, NULL, 'J' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	comity_conn	*conn;
-	const char	*out = NULL, *id;
+	const char	*out, *id;
 	uint8_t		*der = NULL;
 	size_t		 len;
-	int		 c, rc, st;
+	int		 rc, st;
 
-	while ((c = cli_getopt(argc, argv, "o:h", opts)) != -1) {
-		switch (c) {
-		case 'o':
-			out = optarg;
-			break;
-		case 'h':
-			return cli_help();
-		default:
-			return cli_usage();
-		}
-	}
-	if (argc - optind != 1 || out == NULL)
-		return cli_usage();
-	id = argv[optind];
-	if (!cli_id_ok(id))
-		return EX_USAGE;
+	if ((st = id_out_args(argc, argv, &id, &out)) != -1)
+		return st;
 	if ((st = cli_connect(&conn)) != 0)
 		return st;
 	if ((rc = comity_sealed(conn, id, &der, &len)) != 0) {

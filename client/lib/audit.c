@@ -22,16 +22,6 @@ str(const char *s)
 	return s != NULL ? s : "";
 }
 
-/* A response without what the operation promises: a broken daemon. */
-static int
-malformed(comity_conn *c, Comity__LocalResponse *r, const char *what)
-{
-	wire_free(r);
-	c->dead = COMITY_EPROTO;
-	return conn_seterr(c, COMITY_EPROTO, "malformed response from the "
-	    "daemon: %s", what);
-}
-
 /* rec_fill - REC from the daemon's AI (strings borrowed); 0 or -1 */
 static int
 rec_fill(struct comity_audit_record *rec, const Comity__AuditRecordInfo *ai)
@@ -95,7 +85,7 @@ comity_audit_export(comity_conn *c, const struct comity_audit_filter *f,
 			/* in seq order, after the cursor: never a loop */
 			if (rec_fill(&rec, r->audit[i]) != 0 ||
 			    rec.seq <= last)
-				return malformed(c, r, "audit records out of "
+				return bad_response(c, r, "audit records out of "
 				    "order");
 			last = rec.seq;
 			if ((rc = cb(&rec, arg)) != 0) {
@@ -105,7 +95,7 @@ comity_audit_export(comity_conn *c, const struct comity_audit_filter *f,
 		}
 		more = r->more != 0;
 		if (r->next_seq < last || (more && r->next_seq <= ar.after_seq))
-			return malformed(c, r, "the audit cursor does not "
+			return bad_response(c, r, "the audit cursor does not "
 			    "move forward");
 		ar.after_seq = r->next_seq;
 		wire_free(r);
@@ -139,7 +129,7 @@ comity_audit_verify(comity_conn *c, const struct comity_audit_witness *w,
 		return rc;
 	if ((vi = r->verify) == NULL || (vi->head_hash.len != 0 &&
 	    vi->head_hash.len != HASH_LEN) || (vi->ok && vi->bad_seq != 0))
-		return malformed(c, r, "verify without a valid result");
+		return bad_response(c, r, "verify without a valid result");
 	res->ok = vi->ok != 0;
 	res->count = vi->count;
 	res->bad_seq = vi->bad_seq;
@@ -200,7 +190,7 @@ comity_timeline(comity_conn *c, const char *hex, struct comity_timeline **out)
 		return rc;
 	if (r->n_items != 1 || (ti = r->timeline) == NULL ||
 	    item_fill(&it, r->items[0]) != 0)
-		return malformed(c, r, "timeline without its item");
+		return bad_response(c, r, "timeline without its item");
 	/* one block: the struct, then the item's strings */
 	n = sizeof(*tl) + strlen(it.from) + strlen(it.to) +
 	    strlen(it.case_ref) + strlen(it.reason) + 4;
@@ -241,14 +231,6 @@ comity_audit_checkpoint(comity_conn *c, uint8_t **der, size_t *len)
 	req.audit_checkpoint = &er;
 	if ((rc = conn_call(c, &req, &r)) != 0)
 		return rc;
-	if (r->checkpoint.len == 0)
-		return malformed(c, r, "checkpoint without its signed data");
-	if ((*der = cm_malloc(r->checkpoint.len)) == NULL) {
-		wire_free(r);
-		return conn_seterr(c, COMITY_ENOMEM, "out of memory");
-	}
-	memcpy(*der, r->checkpoint.data, r->checkpoint.len);
-	*len = r->checkpoint.len;
-	wire_free(r);
-	return 0;
+	return take_bytes(c, r, &r->checkpoint, "checkpoint without its "
+	    "signed data", der, len);
 }

@@ -41,6 +41,16 @@ int	conn_call(comity_conn *, const Comity__LocalRequest *req,
  * send (a watch reads many) */
 int	conn_recv(comity_conn *, Comity__LocalResponse **resp);
 
+/* bad_response - R lacks what the operation promises (a broken daemon):
+ * free R, mark the connection dead, COMITY_EPROTO naming WHAT */
+int	bad_response(comity_conn *, Comity__LocalResponse *r, const char *what);
+
+/* take_bytes - copy B of response R into *OUT (comity_free()), free R;
+ * an empty B is a bad response (WHAT) */
+int	take_bytes(comity_conn *, Comity__LocalResponse *r,
+	    const ProtobufCBinaryData *b, const char *what, uint8_t **out,
+	    size_t *len);
+
 /* item_fill - IT from the daemon's II (strings borrowed from II); 0, or
  * -1 when II is malformed */
 int	item_fill(struct comity_item *it, const Comity__ItemInfo *ii);

@@ -29,14 +29,30 @@ parse_id(comity_conn *c, const char *hex, uint8_t id[ID_LEN])
 	return 0;
 }
 
-/* A response without what the operation promises: a broken daemon. */
-static int
+int
 bad_response(comity_conn *c, Comity__LocalResponse *r, const char *what)
 {
 	wire_free(r);
 	c->dead = COMITY_EPROTO;
 	return conn_seterr(c, COMITY_EPROTO, "malformed response from the "
 	    "daemon: %s", what);
+}
+
+int
+take_bytes(comity_conn *c, Comity__LocalResponse *r,
+    const ProtobufCBinaryData *b, const char *what, uint8_t **out,
+    size_t *len)
+{
+	if (b->len == 0)
+		return bad_response(c, r, what);
+	if ((*out = cm_malloc(b->len)) == NULL) {
+		wire_free(r);
+		return conn_seterr(c, COMITY_ENOMEM, "out of memory");
+	}
+	memcpy(*out, b->data, b->len);
+	*len = b->len;
+	wire_free(r);
+	return 0;
 }
 
 /* ------------------------------------------------------------ submit */
@@ -432,16 +448,7 @@ comity_receipt(comity_conn *c, const char *hex, int kind, uint8_t **der,
 	req.receipt = &rr;
 	if ((rc = conn_call(c, &req, &r)) != 0)
 		return rc;
-	if (r->receipt.len == 0)
-		return bad_response(c, r, "empty receipt");
-	if ((*der = cm_malloc(r->receipt.len)) == NULL) {
-		wire_free(r);
-		return conn_seterr(c, COMITY_ENOMEM, "out of memory");
-	}
-	memcpy(*der, r->receipt.data, r->receipt.len);
-	*len = r->receipt.len;
-	wire_free(r);
-	return 0;
+	return take_bytes(c, r, &r->receipt, "empty receipt", der, len);
 }
 
 COMITY_EXPORT int
@@ -465,16 +472,7 @@ comity_sealed(comity_conn *c, const char *hex, uint8_t **der, size_t *len)
 	req.sealed = &ir;
 	if ((rc = conn_call(c, &req, &r)) != 0)
 		return rc;
-	if (r->sealed.len == 0)
-		return bad_response(c, r, "empty sealed body");
-	if ((*der = cm_malloc(r->sealed.len)) == NULL) {
-		wire_free(r);
-		return conn_seterr(c, COMITY_ENOMEM, "out of memory");
-	}
-	memcpy(*der, r->sealed.data, r->sealed.len);
-	*len = r->sealed.len;
-	wire_free(r);
-	return 0;
+	return take_bytes(c, r, &r->sealed, "empty sealed body", der, len);
 }
 
 /* ------------------------------------------------------------ peers */

@@ -18,50 +18,8 @@ import struct
 import subprocess
 
 import peer
+from lmdbdump import AUDIT_RECORD_FIELDS, dump, load, seq_key
 from harness import EX_DATAERR, check, log, run, wait_until
-
-AUDIT_RECORD_FIELDS = (
-    (1, "seq", "v"), (2, "time_ns", "v"), (3, "event", "v"),
-    (4, "message_id", "b"), (5, "peer", "b"), (6, "uid", "v"),
-    (7, "detail", "b"), (8, "prev_hash", "b"), (9, "hash", "b"),
-)
-
-
-def dump(store):
-    """mdb_dump -a of STORE: {db name: [[key bytes, value bytes], ...]}."""
-    out = subprocess.run(["mdb_dump", "-a", store], check=True,
-                         capture_output=True).stdout
-    dbs, cur, pair = {}, None, []
-    for line in out.decode().split("\n"):
-        if line.startswith("database="):
-            cur = dbs.setdefault(line[len("database="):], [])
-        elif line.startswith(" "):
-            pair.append(bytes.fromhex(line[1:]))
-            if len(pair) == 2:
-                cur.append(pair)
-                pair = []
-    return dbs
-
-
-def load(dbs, dest, root):
-    """Write DBS to DEST with mdb_load (DEST created)."""
-    os.makedirs(dest, mode=0o700, exist_ok=True)
-    path = os.path.join(root, "load.dump")
-    with open(path, "w") as f:
-        for name, pairs in dbs.items():
-            f.write("VERSION=3\nformat=bytevalue\ndatabase=%s\n"
-                    "type=btree\nmapsize=1073741824\nHEADER=END\n" % name)
-            for k, v in pairs:
-                f.write(" %s\n %s\n" % (k.hex(), v.hex()))
-            f.write("DATA=END\n")
-    subprocess.run(["mdb_load", "-f", path, dest], check=True,
-                   capture_output=True)
-    os.unlink(path)
-
-
-def seq_key(seq):
-    return struct.pack(">Q", seq)
-
 
 def full_cycle(net):
     a, b = net["AA-ONE"], net["BB-TWO"]

@@ -43,7 +43,7 @@
 #define KEEPALIVE_FRACTION	3	/* send a Hello-ping after idle/3 */
 #define WINDOW_DEFAULT		64
 #define WINDOW_MAX		4096
-#define OPEN_CHUNK		8	/* normal envelopes opened per turn */
+#define WORK_THREADS_MAX	16	/* crypto threads of one daemon */
 #define LINK_OUTPUT_MAX		(FRAME_MAX_MAX + (1u << 20))
 /*
  * Bytes a link reads and writes per turn of the event loop.  libevent's

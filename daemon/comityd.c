@@ -37,6 +37,7 @@
 #include "store.h"
 #include "tls.h"
 #include "urgent.h"
+#include "work.h"
 
 #define ERRLEN	512
 
@@ -271,6 +272,7 @@ main(int argc, char *argv[])
 	}
 	store_set_event_base(cd->store, cd->base);
 	hook_init();
+	work_init(cd->base, (unsigned int)cd->conf->workers);
 	if ((rc = queue_init()) != 0) {
 		log_error("store %s: cannot initialise (error %d)",
 		    cd->conf->store_path, rc);
@@ -309,8 +311,9 @@ main(int argc, char *argv[])
 	urgent_stop();
 	hook_stop();
 
-	/* let what is queued for the store commit, then say so */
-	queue_stop();
+	/* let the jobs given to the pool and what is queued for the store
+	 * finish and commit, then say so */
+	work_stop();
 	queue_audit(AUDIT_STOPPED, NULL, NULL, "clean stop");
 	while (store_batch_pending(cd->store) > 0)
 		store_batch_flush(cd->store);

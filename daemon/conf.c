@@ -95,6 +95,8 @@ static const struct ckey limits_keys[] = {
 	{ "idle_timeout",	CT_DURATION, "5m", SEC, DAY,
 	    O(idle_timeout_ms), 0 },
 	{ "window",		CT_UINT, "64", 1, WINDOW_MAX, O(window), 0 },
+	{ "workers",		CT_UINT, "0", 0, WORK_THREADS_MAX, O(workers),
+	    0 },
 	{ "skew_warning",	CT_DURATION, "2s", 1, DAY,
 	    O(skew_warning_ms), 0 },
 };

@@ -45,6 +45,8 @@ struct conf {
 	uint64_t	 handshake_timeout_ms;	/* default 10s, 100ms..10m */
 	uint64_t	 idle_timeout_ms;	/* default 5m, 1s..1d */
 	uint64_t	 window;		/* default 64, 1..4096 */
+	uint64_t	 workers;		/* default 0 = one per CPU,
+						   0..WORK_THREADS_MAX */
 	uint64_t	 skew_warning_ms;	/* default 2s, 1ms..1d */
 	/* [retry] */
 	uint64_t	 retry_initial_ms;	/* default 1s, 10ms..1h */

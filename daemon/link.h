@@ -49,7 +49,8 @@ struct link {
 	char			 addr[80];		/* host:port for logs */
 	int64_t			 skew_ns;	/* peer clock - ours, at Hello */
 	uint64_t		 up_ms;
-	unsigned		 pending_in;	/* frames being committed */
+	unsigned		 pending_in;	/* envelopes and receipts being
+						   checked or committed */
 	int			 read_paused;
 	/* owned by peer.c */
 	struct peer		*peer;

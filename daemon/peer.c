@@ -469,12 +469,33 @@ struct rcpt_ctx {
 };
 
 static void
+receipt_refused(struct link *l, const char *why)
+{
+	char	detail[QUEUE_ERR_MAX + 32];
+
+	log_warnx("link %s peer=%s: receipt refused: %s", l->addr, l->id, why);
+	snprintf(detail, sizeof(detail), "receipt refused: %s", why);
+	queue_audit(AUDIT_RECEIPT_REFUSED, NULL, l->id, detail);
+}
+
+static void
 receipt_done(void *arg, int rc)
 {
 	struct rcpt_ctx	*c = arg;
 	struct link	*l = c->link;
 	struct peer	*p = l->peer;
 
+	if (l->state == LINK_UP) {
+		l->pending_in--;
+		if (l->pending_in < WINDOW_MAX / 2)
+			link_resume_read(l);
+	}
+	if (rc == COMITY_EPROTO) {	/* signature or content refused */
+		receipt_refused(l, c->res.err);
+		link_unref(l);
+		free(c);
+		return;
+	}
 	if (rc == 0 && l->state == LINK_UP && c->res.ack_needed &&
 	    c->res.err[0] == '\0') {
 		Comity__Frame		f = COMITY__FRAME__INIT;
@@ -510,18 +531,15 @@ receipt_in(struct link *l, const Comity__Receipt *r)
 
 	if (queue_receipt_in(l->id, link_peer_cert(l), r->signed_.data,
 	    r->signed_.len, &c->res, receipt_done, c) != 0) {
-		char	detail[QUEUE_ERR_MAX + 32];
-
-		log_warnx("link %s peer=%s: receipt refused: %s", l->addr,
-		    l->id, c->res.err);
-		snprintf(detail, sizeof(detail), "receipt refused: %s",
-		    c->res.err);
-		queue_audit(AUDIT_RECEIPT_REFUSED, NULL, l->id, detail);
+		receipt_refused(l, c->res.err);
 		free(c);
 		return;
 	}
 	c->link = l;
 	link_ref(l);
+	/* receipts being checked count with envelopes being stored */
+	if (++l->pending_in >= WINDOW_MAX)
+		link_pause_read(l);
 }
 
 static void

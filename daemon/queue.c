@@ -35,6 +35,7 @@
 #include "tls.h"
 #include "urgent.h"
 #include "wire.h"
+#include "work.h"
 #include "xmalloc.h"
 
 #define PRIO_URGENT	0	/* DB_OUTQ class byte: urgent sorts first */
@@ -395,6 +396,12 @@ struct submit_op {
 	queue_cb		 cb;
 	void			*arg;
 	struct queue_submit_res	 own;		/* res of a notice */
+	/* until sealed: */
+	uint8_t			*plain;		/* the encoded Request */
+	size_t			 plen;
+	struct tls_ctx		*tls;		/* a reference */
+	X509			*rcpt;		/* a reference */
+	char			 err[QUEUE_ERR_MAX];
 };
 
 static void
@@ -403,7 +410,52 @@ submit_op_free(struct submit_op *op)
 	wire_free(op->item);
 	free(op->body);
 	free(op->idem);
+	if (op->plain != NULL) {
+		OPENSSL_cleanse(op->plain, op->plen);
+		free(op->plain);
+	}
+	X509_free(op->rcpt);
+	if (op->tls != NULL)
+		tls_ctx_unref(op->tls);
 	free(op);
+}
+
+/*
+ * submit_seal - seal OP's Request to its recipient and name the result in
+ * the item (size, hash).  Runs on a pool thread (or inline, for notices):
+ * it touches only OP; the reason of a failure goes to op->err.
+ */
+static void
+submit_seal(void *arg)
+{
+	struct submit_op	*op = arg;
+	Comity__OutItem		*it = op->item;
+
+	op->body = seal_request(&op->tls->seal, op->rcpt, op->plain, op->plen,
+	    &op->blen, op->err, sizeof(op->err));
+	OPENSSL_cleanse(op->plain, op->plen);
+	free(op->plain);
+	op->plain = NULL;
+	if (op->body == NULL)
+		return;
+	it->meta->body_size = op->blen;
+	it->body_sha256.data = xmalloc(SHA256_LEN);
+	it->body_sha256.len = SHA256_LEN;
+	sha256(op->body, op->blen, it->body_sha256.data);
+}
+
+/* sealed - back on the loop: drop the references; 0 if OP was sealed */
+static int
+sealed(struct submit_op *op)
+{
+	X509_free(op->rcpt);
+	op->rcpt = NULL;
+	tls_ctx_unref(op->tls);
+	op->tls = NULL;
+	if (op->body != NULL)
+		return 0;
+	log_warnx("submit to %s: %s", op->item->envelope->to, op->err);
+	return COMITY_ECRYPTO;
 }
 
 static int
@@ -593,9 +645,10 @@ submit_check(const Comity__SubmitReq *req, int kind, char *err,
 }
 
 /*
- * submit_build - check REQ, build the outbox item of KIND and seal its
- * body: a new operation for submit_apply, owning its copies, or NULL
- * with a COMITY_E* code in *rc and the reason in res->err.
+ * submit_build - check REQ, build the outbox item of KIND and its encoded
+ * Request, to seal with submit_seal(): a new operation for submit_apply,
+ * owning its copies, or NULL with a COMITY_E* code in *rc and the reason
+ * in res->err.
  */
 static struct submit_op *
 submit_build(const Comity__SubmitReq *req, int kind, uint32_t uid,
@@ -606,8 +659,7 @@ submit_build(const Comity__SubmitReq *req, int kind, uint32_t uid,
 	Comity__Envelope	*env;
 	const struct dir_entry	*rcpt;
 	struct submit_op	*op;
-	uint8_t			 id[ENVELOPE_ID_LEN], *plain, *body;
-	size_t			 plen, blen;
+	uint8_t			 id[ENVELOPE_ID_LEN];
 
 	memset(res, 0, sizeof(*res));
 	if ((*rc = submit_check(req, kind, res->err, sizeof(res->err))) != 0)
@@ -660,33 +712,38 @@ submit_build(const Comity__SubmitReq *req, int kind, uint32_t uid,
 	rq.n_documents = req->n_documents;
 	rq.documents = req->documents;
 
-	if ((plain = wire_pack(&rq.base, 0, &plen)) == NULL)
+	op = xcalloc(1, sizeof(*op));
+	op->item = it;
+	if ((op->plain = wire_pack(&rq.base, 0, &op->plen)) == NULL)
 		fatalx("out of memory");
 	/* submit_check found the recipient in this same directory */
 	rcpt = directory_find(cd->dir, req->to);
-	body = seal_request(&cd->tls->seal, rcpt->cert, plain, plen, &blen,
-	    res->err, sizeof(res->err));
-	OPENSSL_cleanse(plain, plen);
-	free(plain);
-	if (body == NULL) {
-		log_warnx("submit to %s: %s", req->to, res->err);
-		wire_free(it);
-		*rc = COMITY_ECRYPTO;
-		return NULL;
-	}
-	op = xcalloc(1, sizeof(*op));
-	op->body = body;
-	op->blen = blen;
-	it->meta->body_size = op->blen;
-	it->body_sha256.data = xmalloc(SHA256_LEN);
-	it->body_sha256.len = SHA256_LEN;
-	sha256(op->body, op->blen, it->body_sha256.data);
-	op->item = it;
+	if (X509_up_ref(rcpt->cert) != 1)
+		fatalx("X509_up_ref");
+	op->rcpt = rcpt->cert;
+	op->tls = cd->tls;
+	tls_ctx_ref(op->tls);
 	if (req->idempotency_key != NULL && req->idempotency_key[0] != '\0')
 		op->idem = xstrdup(req->idempotency_key);
 	op->uid = uid;
 	op->res = res;
 	return op;
+}
+
+/* seal_done - on the loop, after submit_seal on a pool thread */
+static void
+seal_done(void *arg)
+{
+	struct submit_op	*op = arg;
+	int			 rc;
+
+	if ((rc = sealed(op)) != 0) {
+		snprintf(op->res->err, sizeof(op->res->err), "%s", op->err);
+		op->cb(op->arg, rc);
+		submit_op_free(op);
+		return;
+	}
+	store_batch_add(cd->store, submit_apply, submit_done, op);
 }
 
 int
@@ -702,7 +759,8 @@ queue_submit(const Comity__SubmitReq *req, uint32_t uid,
 		return rc;
 	op->cb = cb;
 	op->arg = arg;
-	store_batch_add(cd->store, submit_apply, submit_done, op);
+	work_submit(submit_seal, seal_done, op,
+	    req->priority == COMITY__PRIORITY__PRIORITY_URGENT);
 	return 0;
 }
 
@@ -733,6 +791,12 @@ queue_notice_new(const char *to, const uint8_t in_reply_to[16],
 	    AUDIT_NO_UID, &res, &rc);
 	if (op == NULL) {
 		snprintf(err, errlen, "%s", res.err);
+		return NULL;
+	}
+	submit_seal(op);	/* rare: not worth a trip to the pool */
+	if (sealed(op) != 0) {
+		snprintf(err, errlen, "%s", op->err);
+		submit_op_free(op);
 		return NULL;
 	}
 	op->res = &op->own;
@@ -1637,7 +1701,23 @@ struct receipt_op {
 	int			 changed;	/* the item was updated */
 	queue_cb		 cb;
 	void			*arg;
+	/* while checked on a pool thread: */
+	struct tls_ctx		*tls;		/* a reference */
+	struct receipt_signers	 signers;
+	int			 by_link;
+	char			 err[QUEUE_ERR_MAX];
 };
+
+static void
+receipt_op_free(struct receipt_op *op)
+{
+	receipt_signers_free(&op->signers);
+	if (op->tls != NULL)
+		tls_ctx_unref(op->tls);
+	wire_free(op->rc);
+	free(op->buf);
+	free(op);
+}
 
 static int
 refuse_receipt(struct store_txn *t, struct receipt_op *op, const char *why)
@@ -1761,9 +1841,43 @@ receipt_done(void *arg, int rc)
 		    COMITY__RECEIPT_KIND__RECEIPT_REJECTED ? "rejected" :
 		    "retrieved", NULL);
 	op->cb(op->arg, rc);
-	wire_free(op->rc);
-	free(op->buf);
-	free(op);
+	receipt_op_free(op);
+}
+
+/* receipt_check - on a pool thread: signature, then content */
+static void
+receipt_check(void *arg)
+{
+	struct receipt_op	*op = arg;
+
+	op->rc = receipt_open(&op->tls->seal, &op->signers, op->peer, op->buf,
+	    op->len, &op->by_link, op->err, sizeof(op->err));
+}
+
+/* receipt_checked - back on the loop: commit a good receipt */
+static void
+receipt_checked(void *arg)
+{
+	struct receipt_op	*op = arg;
+	struct queue_receipt_res *res = op->res;
+	Comity__ReceiptContent	*rc = op->rc;
+
+	receipt_signers_free(&op->signers);
+	tls_ctx_unref(op->tls);
+	op->tls = NULL;
+	if (rc == NULL) {
+		snprintf(res->err, sizeof(res->err), "%s", op->err);
+		op->cb(op->arg, COMITY_EPROTO);
+		receipt_op_free(op);
+		return;
+	}
+	if (op->by_link)
+		log_info("%s signed with its link certificate, not its "
+		    "directory certificate: update the directory", op->peer);
+	memcpy(res->id, rc->envelope_id.data, ENVELOPE_ID_LEN);
+	res->kind = rc->kind;
+	res->ack_needed = rc->kind == COMITY__RECEIPT_KIND__RECEIPT_RETRIEVED;
+	store_batch_add(cd->store, receipt_apply, receipt_done, op);
 }
 
 int
@@ -1771,25 +1885,23 @@ queue_receipt_in(const char *peer, X509 *peer_cert, const uint8_t *buf,
     size_t len, struct queue_receipt_res *res, queue_cb cb, void *arg)
 {
 	struct receipt_op	*op;
-	Comity__ReceiptContent	*rc;
+	struct receipt_signers	 signers;
 
 	memset(res, 0, sizeof(*res));
-	rc = receipt_open(buf, len, peer, peer_cert, res->err,
-	    sizeof(res->err));
-	if (rc == NULL)
+	if (receipt_signers(peer, peer_cert, &signers, res->err,
+	    sizeof(res->err)) != 0)
 		return COMITY_EPROTO;
-	memcpy(res->id, rc->envelope_id.data, ENVELOPE_ID_LEN);
-	res->kind = rc->kind;
-	res->ack_needed = rc->kind == COMITY__RECEIPT_KIND__RECEIPT_RETRIEVED;
 	op = xcalloc(1, sizeof(*op));
 	snprintf(op->peer, sizeof(op->peer), "%s", peer);
 	op->buf = xmemdup(buf, len);
 	op->len = len;
-	op->rc = rc;
 	op->res = res;
 	op->cb = cb;
 	op->arg = arg;
-	store_batch_add(cd->store, receipt_apply, receipt_done, op);
+	op->signers = signers;
+	op->tls = cd->tls;
+	tls_ctx_ref(op->tls);
+	work_submit(receipt_check, receipt_checked, op, 0);
 	return 0;
 }
 
@@ -1831,7 +1943,6 @@ queue_ctl_ack(const char *peer, const uint8_t id[16], int kind)
 /* ------------------------------------------------------------ receiving */
 
 struct envelope_op {
-	struct envelope_op	*next;		/* opening queue */
 	char			 peer[ID_MAX + 1];
 	Comity__Envelope	*env;		/* a deep copy */
 	X509			*peer_cert;	/* a reference, or NULL */
@@ -1846,28 +1957,34 @@ struct envelope_op {
 	struct queue_envelope_res *res;
 	queue_cb		 cb;
 	void			*arg;
+	/* while opened on a pool thread: */
+	struct tls_ctx		*tls;		/* a reference */
+	struct receipt_signers	 signers;
+	uint32_t		 accepts;	/* cd->self_accepts */
+	int			 by_link;
 };
 
 /*
- * Open the body of OP's envelope: decrypt with our key, verify that the
- * peer's directory certificate signed it, decode the Request and check
- * that its header equals the clear one.  Sets op->why to the reason for
- * a REJECTED receipt, or keeps the item's metadata.  The plaintext lives
- * only in memory, only here.
+ * open_body - open the body of OP's envelope: decrypt with our key,
+ * verify that the peer's directory certificate signed it, decode the
+ * Request and check that its header equals the clear one.  Sets op->why
+ * to the reason for a REJECTED receipt, or keeps the item's metadata.
+ * The plaintext lives only in memory, only here.  Runs on a pool thread
+ * (or inline): touches only OP, prepared by open_prepare().
  */
 static void
-open_body(struct envelope_op *op)
+open_body(void *arg)
 {
+	struct envelope_op	*op = arg;
 	const Comity__Envelope	*env = op->env;
 	Comity__Request		*rq;
 	uint8_t			*plain;
 	size_t			 plen;
 	char			 err[QUEUE_ERR_MAX - 32];
 
-	op->opened = 1;
-	op->why[0] = '\0';
-	plain = receipt_check_signer(env->body.data, env->body.len, op->peer,
-	    op->peer_cert, 1, &plen, err, sizeof(err));
+	plain = receipt_check_signer(&op->tls->seal, &op->signers, 1,
+	    env->body.data, env->body.len, &plen, &op->by_link, err,
+	    sizeof(err));
 	if (plain == NULL) {
 		snprintf(op->why, sizeof(op->why), "seal: %s", err);
 		return;
@@ -1892,8 +2009,7 @@ open_body(struct envelope_op *op)
 	    rq->type > COMITY__REQUEST_TYPE__TYPE_OTHER)
 		snprintf(op->why, sizeof(op->why), "unknown request type");
 	else if (rq->kind == COMITY__ENVELOPE_KIND__KIND_REQUEST &&
-	    cd->self_accepts != 0 &&
-	    (cd->self_accepts & (1u << rq->type)) == 0)
+	    op->accepts != 0 && (op->accepts & (1u << rq->type)) == 0)
 		snprintf(op->why, sizeof(op->why), "%s requests are not "
 		    "accepted", type_name(rq->type));
 	else if (rq->n_documents > DOCS_MAX)
@@ -1908,6 +2024,40 @@ open_body(struct envelope_op *op)
 			    ENVELOPE_ID_LEN);
 	}
 	wire_free(rq);
+}
+
+/*
+ * open_prepare - on the loop: what open_body() needs.  Returns 0, or -1
+ * when the body cannot be opened at all (op->why says why).
+ */
+static int
+open_prepare(struct envelope_op *op)
+{
+	char	err[QUEUE_ERR_MAX - 32];
+
+	op->opened = 1;
+	op->why[0] = '\0';
+	op->accepts = cd->self_accepts;
+	if (receipt_signers(op->peer, op->peer_cert, &op->signers, err,
+	    sizeof(err)) != 0) {
+		snprintf(op->why, sizeof(op->why), "seal: %s", err);
+		return -1;
+	}
+	op->tls = cd->tls;
+	tls_ctx_ref(op->tls);
+	return 0;
+}
+
+/* open_finish - back on the loop after open_body() */
+static void
+open_finish(struct envelope_op *op)
+{
+	receipt_signers_free(&op->signers);
+	tls_ctx_unref(op->tls);
+	op->tls = NULL;
+	if (op->by_link)
+		log_info("%s signed with its link certificate, not its "
+		    "directory certificate: update the directory", op->peer);
 }
 
 /* seen - whether an inbox record for ENV from PEER exists (committed) */
@@ -2012,8 +2162,11 @@ envelope_apply(struct store_txn *t, void *arg)
 	    env->kind != COMITY__ENVELOPE_KIND__KIND_NOTICE)
 		return reject_envelope(t, op, sha, AUDIT_REJECTED,
 		    "unknown envelope kind");
-	if (!op->opened)
-		open_body(op);		/* seen() found it, then it went */
+	if (!op->opened && open_prepare(op) == 0) {
+		/* seen() found it, then it went: rare, open it here */
+		open_body(op);
+		open_finish(op);
+	}
 	if (op->why[0] != '\0')
 		return reject_envelope(t, op, sha, AUDIT_REJECTED, op->why);
 
@@ -2120,61 +2273,32 @@ envelope_done(void *arg, int rc)
 	free(op);
 }
 
+/* opened - on the loop, after open_body() on a pool thread */
+static void
+opened(void *arg)
+{
+	struct envelope_op	*op = arg;
+
+	open_finish(op);
+	store_batch_add(cd->store, envelope_apply, envelope_done, op);
+}
+
 /*
- * admit - open OP's body (outside the store transaction) unless the header
+ * admit - open OP's body on a pool thread (outside the store
+ * transaction), urgent envelopes before normal ones, unless the header
  * will be refused anyway or the envelope is a resend (found in the inbox:
- * the original receipt goes back unopened), then queue it for the commit.
+ * the original receipt goes back unopened); then queue it for the commit.
  */
 static void
 admit(struct envelope_op *op)
 {
 	if (strcmp(op->env->from, op->peer) == 0 &&
-	    strcmp(op->env->to, cd->self) == 0 && !seen(op->peer, op->env))
-		open_body(op);
-	store_batch_add(cd->store, envelope_apply, envelope_done, op);
-}
-
-/*
- * The opening queue: an urgent envelope is opened as it is read; normal
- * ones wait here and are opened OPEN_CHUNK at a time from an event, so
- * that the loop reads the links in between and an urgent envelope behind
- * a bulk batch is opened and committed before the rest of the batch.
- */
-static struct envelope_op	*openq_head, **openq_tail = &openq_head;
-static struct event		*openq_ev;
-
-static void	openq_schedule(void);
-
-static void
-openq_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct envelope_op	*op;
-	int			 i;
-
-	(void)fd;
-	(void)what;
-	(void)arg;
-	for (i = 0; i < OPEN_CHUNK && (op = openq_head) != NULL; i++) {
-		if ((openq_head = op->next) == NULL)
-			openq_tail = &openq_head;
-		op->next = NULL;
-		admit(op);
+	    strcmp(op->env->to, cd->self) == 0 && !seen(op->peer, op->env) &&
+	    open_prepare(op) == 0) {
+		work_submit(open_body, opened, op, op->res->urgent);
+		return;
 	}
-	if (openq_head != NULL)
-		openq_schedule();
-}
-
-static void
-openq_schedule(void)
-{
-	static const struct timeval	now = { 0, 0 };
-
-	if (openq_ev == NULL &&
-	    (openq_ev = evtimer_new(cd->base, openq_cb, NULL)) == NULL)
-		fatalx("evtimer_new");
-	/* a zero timeout runs after the next poll for input, not before */
-	if (!evtimer_pending(openq_ev, NULL))
-		evtimer_add(openq_ev, &now);
+	store_batch_add(cd->store, envelope_apply, envelope_done, op);
 }
 
 int
@@ -2214,31 +2338,8 @@ queue_envelope_in(const char *peer, X509 *peer_cert,
 	op->res = res;
 	op->cb = cb;
 	op->arg = arg;
-	if (res->urgent)
-		admit(op);
-	else {
-		*openq_tail = op;
-		openq_tail = &op->next;
-		openq_schedule();
-	}
+	admit(op);
 	return 0;
-}
-
-void
-queue_stop(void)
-{
-	struct envelope_op	*op;
-
-	/* not stored, not answered: the sender sends them again */
-	while ((op = openq_head) != NULL) {
-		openq_head = op->next;
-		envelope_done(op, COMITY_EAGAIN);
-	}
-	openq_tail = &openq_head;
-	if (openq_ev != NULL) {
-		event_free(openq_ev);
-		openq_ev = NULL;
-	}
 }
 
 /* ------------------------------------------------------------ stats, init */

@@ -181,10 +181,15 @@ void	queue_mark_sent(const char *peer, const uint8_t id[16]);
  * PEER's directory certificate, or by PEER_CERT, the certificate PEER
  * authenticated this link with, so that a counterpart's certificate
  * rotation loses nothing), check it answers
- * an envelope we sent to PEER with that body, and apply it.  cb(arg, rc)
- * runs after the commit; *ack_needed is set when the peer awaits a
- * ReceiptAck for it (RETRIEVED receipts).  A forged, stray or mismatched
- * receipt changes nothing, is logged and audited.
+ * an envelope we sent to PEER with that body, and apply it.  The
+ * signature is checked on a pool thread (work.h); cb(arg, rc) runs after
+ * the commit, or with rc COMITY_EPROTO and the reason in res->err when
+ * the signature or the content is refused (nothing changed; the caller
+ * logs and audits it).  *ack_needed is set when the peer awaits a
+ * ReceiptAck for it (RETRIEVED receipts).  A stray or mismatched receipt
+ * changes nothing, is logged and audited, and its cb has rc 0 with
+ * res->err set.  Returns COMITY_EPROTO at once, with res->err, when PEER
+ * is not in the directory.
  */
 struct queue_receipt_res {
 	uint8_t		 id[16];
@@ -258,11 +263,6 @@ int	queue_pending(const char *peer);
  * refusals); fire and forget.  id: 16 bytes or NULL. */
 void	queue_audit(int event, const uint8_t *id, const char *peer,
 	    const char *detail);
-
-/* queue_stop - at stop: envelopes read but not yet opened are dropped
- * unanswered (their callbacks run with COMITY_EAGAIN); the sender sends
- * them again */
-void	queue_stop(void);
 
 /*
  * queue_expire_due - one bounded step of the expiry timer (expiry.c), one

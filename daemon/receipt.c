@@ -37,49 +37,67 @@ receipt_issue(const Comity__ReceiptContent *content, size_t *len)
 	return sig;
 }
 
-uint8_t *
-receipt_check_signer(const uint8_t *buf, size_t len, const char *issuer,
-    X509 *issuer_tls, int open, size_t *clen, char *err, size_t errlen)
+int
+receipt_signers(const char *issuer, X509 *issuer_tls,
+    struct receipt_signers *s, char *err, size_t errlen)
 {
-	const struct seal_keys	*k = &cd->tls->seal;
 	const struct dir_entry	*e;
-	uint8_t			*content;
-	char			 alt[64];
 
+	s->dir = s->link = NULL;
 	if ((e = directory_find(cd->dir, issuer)) == NULL) {
 		snprintf(err, errlen, "%s is not in the directory", issuer);
-		return NULL;
+		return -1;
 	}
-	content = open ? seal_open(k, e->cert, buf, len, clen, err, errlen) :
-	    seal_verify(k, e->cert, buf, len, clen, err, errlen);
-	/*
-	 * A counterpart that rotated its certificate signs with the new
-	 * one, which it also authenticated this link with (CA, CRL, pin
-	 * and URI SAN checked), before our directory lists it.
-	 */
-	if (content == NULL && issuer_tls != NULL &&
-	    X509_cmp(issuer_tls, e->cert) != 0) {
-		content = open ? seal_open(k, issuer_tls, buf, len, clen, alt,
-		    sizeof(alt)) : seal_verify(k, issuer_tls, buf, len, clen,
+	if (X509_up_ref(e->cert) != 1)
+		fatalx("X509_up_ref");
+	s->dir = e->cert;
+	if (issuer_tls != NULL && X509_cmp(issuer_tls, e->cert) != 0) {
+		if (X509_up_ref(issuer_tls) != 1)
+			fatalx("X509_up_ref");
+		s->link = issuer_tls;
+	}
+	return 0;
+}
+
+void
+receipt_signers_free(struct receipt_signers *s)
+{
+	X509_free(s->dir);
+	X509_free(s->link);
+	s->dir = s->link = NULL;
+}
+
+uint8_t *
+receipt_check_signer(const struct seal_keys *k,
+    const struct receipt_signers *s, int open, const uint8_t *buf,
+    size_t len, size_t *clen, int *by_link, char *err, size_t errlen)
+{
+	uint8_t	*content;
+	char	 alt[64];
+
+	*by_link = 0;
+	content = open ? seal_open(k, s->dir, buf, len, clen, err, errlen) :
+	    seal_verify(k, s->dir, buf, len, clen, err, errlen);
+	if (content == NULL && s->link != NULL) {
+		content = open ? seal_open(k, s->link, buf, len, clen, alt,
+		    sizeof(alt)) : seal_verify(k, s->link, buf, len, clen,
 		    alt, sizeof(alt));
-		if (content != NULL)
-			log_info("%s signed with its link certificate, not its "
-			    "directory certificate: update the directory",
-			    issuer);
+		*by_link = content != NULL;
 	}
 	return content;
 }
 
 Comity__ReceiptContent *
-receipt_open(const uint8_t *buf, size_t len, const char *issuer,
-    X509 *issuer_tls, char *err, size_t errlen)
+receipt_open(const struct seal_keys *k, const struct receipt_signers *s,
+    const char *issuer, const uint8_t *buf, size_t len, int *by_link,
+    char *err, size_t errlen)
 {
 	Comity__ReceiptContent	*rc;
 	uint8_t			*content;
 	size_t			 clen;
 	char			 why[256];
 
-	content = receipt_check_signer(buf, len, issuer, issuer_tls, 0, &clen,
+	content = receipt_check_signer(k, s, 0, buf, len, &clen, by_link,
 	    why, sizeof(why));
 	if (content == NULL) {
 		snprintf(err, errlen, "receipt not signed by %s: %s", issuer,

@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include "comity.pb-c.h"
+#include "seal.h"
 
 /*
  * receipt_issue - encode and sign CONTENT issued by us.  Returns a
@@ -26,25 +27,49 @@
 uint8_t	*receipt_issue(const Comity__ReceiptContent *content, size_t *len);
 
 /*
- * receipt_open - check receipt bytes that ISSUER (the TLS-authenticated
- * peer) sent: signed by ISSUER's directory certificate (or ISSUER_TLS, see
- * receipt_check_signer), which chains to the CA and is not revoked; then
- * decode and check the content.  Returns the content (free with
- * wire_free()) or NULL with the reason in err.
+ * The certificates a counterpart may sign with: the one its directory
+ * entry names and, when it differs, the one it authenticated the link
+ * with (a counterpart that rotated its certificate signs with the new
+ * one, CA, CRL, pin and URI SAN checked at the handshake, before our
+ * directory lists it).  References, taken on the loop thread by
+ * receipt_signers(), so that the checks below can run on any thread
+ * while the directory is reloaded.
  */
-Comity__ReceiptContent *receipt_open(const uint8_t *buf, size_t len,
-	    const char *issuer, X509 *issuer_tls, char *err, size_t errlen);
+struct receipt_signers {
+	X509	*dir;
+	X509	*link;		/* NULL, or not the directory's */
+};
 
 /*
- * receipt_check_signer - verify SignedData BUF from ISSUER: signed by its
- * directory certificate or, failing that, by ISSUER_TLS (the certificate
- * it authenticated the link with; may be NULL).  Returns the content
- * (malloc'd) or NULL with the reason in err.  Shared with envelope
- * opening, which passes the sealed body and open=1.
+ * receipt_signers - ISSUER's certificates (ISSUER_TLS may be NULL).
+ * Returns 0, or -1 with the reason in err (not in the directory).
+ * Release with receipt_signers_free().
  */
-uint8_t	*receipt_check_signer(const uint8_t *buf, size_t len,
-	    const char *issuer, X509 *issuer_tls, int open, size_t *clen,
-	    char *err, size_t errlen);
+int	receipt_signers(const char *issuer, X509 *issuer_tls,
+	    struct receipt_signers *, char *err, size_t errlen);
+void	receipt_signers_free(struct receipt_signers *);
+
+/*
+ * receipt_check_signer - verify SignedData BUF (open = 0), or open the
+ * sealed body BUF (open = 1), signed by S->dir or, failing that, S->link;
+ * *by_link says which.  Returns the content (malloc'd) or NULL with the
+ * reason in err.  Any thread: K and S must stay alive meanwhile.
+ */
+uint8_t	*receipt_check_signer(const struct seal_keys *k,
+	    const struct receipt_signers *s, int open, const uint8_t *buf,
+	    size_t len, size_t *clen, int *by_link, char *err, size_t errlen);
+
+/*
+ * receipt_open - check receipt bytes that ISSUER (the TLS-authenticated
+ * peer) sent: signed by one of S (receipt_check_signer), which chains to
+ * the CA and is not revoked; then decode and check the content.  Returns
+ * the content (free with wire_free()) or NULL with the reason in err.
+ * Any thread, as receipt_check_signer().
+ */
+Comity__ReceiptContent *receipt_open(const struct seal_keys *k,
+	    const struct receipt_signers *s, const char *issuer,
+	    const uint8_t *buf, size_t len, int *by_link, char *err,
+	    size_t errlen);
 
 /*
  * receipt_peek - the content of stored receipt bytes, decoded without

@@ -7,9 +7,11 @@
  * authentication tag) are refused before any key is used.
  */
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/cms.h>
 #include <openssl/err.h>
@@ -18,6 +20,16 @@
 #include "seal.h"
 
 #define SEAL_GCM_TAG_LEN	16	/* RFC 5084 allows 12..16; we send 16 */
+#define SEAL_TRUSTED_MAX	64	/* signers remembered */
+
+struct seal_trusted {
+	pthread_mutex_t	 mtx;
+	struct {
+		X509	*cert;		/* a reference */
+		time_t	 until;
+	}		 e[SEAL_TRUSTED_MAX];
+	size_t		 next;		/* the slot to reuse when full */
+};
 
 /*
  * fail - "WHAT: reason" into err, the reason taken from the OpenSSL error
@@ -158,6 +170,78 @@ gcm_tag_len(const unsigned char *buf, size_t blen)
 }
 
 /*
+ * without_certs - a copy of DER ContentInfo{signedData} BUF without the
+ * SignedData's certificates field (RFC 5652 5.1: [0] IMPLICIT, outside
+ * what the signature covers), or NULL when there is none or BUF is not
+ * plain DER (then BUF is parsed as it is).  When the signer's certificate
+ * is given (CMS_NOINTERN), the embedded ones are never used, and OpenSSL
+ * 3.0 spends more time decoding a certificate's public key than checking
+ * the signature.  Sets *outlen.
+ */
+static uint8_t *
+without_certs(const uint8_t *buf, size_t blen, size_t *outlen)
+{
+	const unsigned char	*p = buf, *end = buf + blen, *oid, *sd, *sd_end;
+	const unsigned char	*certs = NULL, *certs_end = NULL, *el;
+	unsigned char		*out, *q;
+	long			 len, oidlen, sdlen;
+	int			 tag, cls, cilen, explen;
+
+	/* each header must span exactly to the end: no slack to re-encode */
+	if (blen > INT_MAX / 2 || (len = der_enter(&p, end, &tag, &cls)) < 0 ||
+	    tag != V_ASN1_SEQUENCE || p + len != end)
+		return NULL;
+	oid = p;
+	if ((len = der_enter(&p, end, &tag, &cls)) < 0 ||
+	    tag != V_ASN1_OBJECT)
+		return NULL;
+	p += len;
+	oidlen = p - oid;
+	if ((len = der_enter(&p, end, &tag, &cls)) < 0 ||
+	    cls != V_ASN1_CONTEXT_SPECIFIC || tag != 0 || p + len != end ||
+	    (len = der_enter(&p, end, &tag, &cls)) < 0 ||
+	    tag != V_ASN1_SEQUENCE || p + len != end)
+		return NULL;
+	sd = p;
+	sd_end = p + len;
+	while (p < sd_end) {
+		el = p;
+		if ((len = der_enter(&p, sd_end, &tag, &cls)) < 0)
+			return NULL;
+		p += len;
+		if (cls == V_ASN1_CONTEXT_SPECIFIC && tag == 0) {
+			certs = el;
+			certs_end = p;
+		}
+	}
+	if (certs == NULL)
+		return NULL;
+	sdlen = (sd_end - sd) - (certs_end - certs);
+	explen = ASN1_object_size(1, sdlen, V_ASN1_SEQUENCE);
+	cilen = ASN1_object_size(1, oidlen + ASN1_object_size(1, explen, 0),
+	    V_ASN1_SEQUENCE);
+	if (explen <= 0 || cilen <= 0 || (out = malloc((size_t)cilen)) == NULL)
+		return NULL;
+	q = out;
+	ASN1_put_object(&q, 1, (int)(oidlen + ASN1_object_size(1, explen, 0)),
+	    V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+	memcpy(q, oid, (size_t)oidlen);
+	q += oidlen;
+	ASN1_put_object(&q, 1, explen, 0, V_ASN1_CONTEXT_SPECIFIC);
+	ASN1_put_object(&q, 1, (int)sdlen, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+	memcpy(q, sd, (size_t)(certs - sd));
+	q += certs - sd;
+	memcpy(q, certs_end, (size_t)(sd_end - certs_end));
+	q += sd_end - certs_end;
+	*outlen = (size_t)(q - out);
+	if (*outlen != (size_t)cilen) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/*
  * gcm_tag_ok - the tag of parsed CMS (from BODY) is SEAL_GCM_TAG_LEN
  * bytes.  A BER body (indefinite lengths, as some encoders stream) is
  * re-encoded as DER first.
@@ -232,6 +316,116 @@ seal_sign(const struct seal_keys *k, const uint8_t *content, size_t clen,
 	return out;
 }
 
+struct seal_trusted *
+seal_trusted_new(void)
+{
+	struct seal_trusted	*t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	if (pthread_mutex_init(&t->mtx, NULL) != 0) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void
+seal_trusted_free(struct seal_trusted *t)
+{
+	size_t	i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < SEAL_TRUSTED_MAX; i++)
+		X509_free(t->e[i].cert);
+	pthread_mutex_destroy(&t->mtx);
+	free(t);
+}
+
+/* trusted_find - whether CERT's chain passed less than a while ago */
+static int
+trusted_find(struct seal_trusted *t, X509 *cert, time_t now)
+{
+	size_t	i;
+	int	found = 0;
+
+	pthread_mutex_lock(&t->mtx);
+	for (i = 0; i < SEAL_TRUSTED_MAX && !found; i++)
+		found = t->e[i].cert != NULL && now < t->e[i].until &&
+		    X509_cmp(t->e[i].cert, cert) == 0;
+	pthread_mutex_unlock(&t->mtx);
+	return found;
+}
+
+static void
+trusted_add(struct seal_trusted *t, X509 *cert, time_t now)
+{
+	const ASN1_TIME	*na = X509_get0_notAfter(cert);
+	time_t		 until = now + SEAL_TRUSTED_SECS;
+	size_t		 i, slot;
+	int		 day, sec;
+
+	/* never remember it past its expiry */
+	if (ASN1_TIME_diff(&day, &sec, NULL, na) != 1)
+		return;
+	if ((long long)day * 86400 + sec < SEAL_TRUSTED_SECS)
+		until = now + (time_t)day * 86400 + sec;
+	if (until <= now || X509_up_ref(cert) != 1)
+		return;
+	pthread_mutex_lock(&t->mtx);
+	slot = t->next;
+	for (i = 0; i < SEAL_TRUSTED_MAX; i++)
+		if (t->e[i].cert == NULL || t->e[i].until <= now ||
+		    X509_cmp(t->e[i].cert, cert) == 0) {
+			slot = i;
+			break;
+		}
+	if (slot == t->next)
+		t->next = (t->next + 1) % SEAL_TRUSTED_MAX;
+	X509_free(t->e[slot].cert);
+	t->e[slot].cert = cert;
+	t->e[slot].until = until;
+	pthread_mutex_unlock(&t->mtx);
+}
+
+/*
+ * signer_chain_ok - SIGNER chains to K's trust store (CRL and strict
+ * flags included) for S/MIME signing, as CMS_verify() would check it;
+ * remembered in K's seal_trusted.  0 with the reason in err.
+ */
+static int
+signer_chain_ok(const struct seal_keys *k, X509 *signer, char *err,
+    size_t errlen)
+{
+	X509_STORE_CTX	*ctx;
+	time_t		 now = time(NULL);
+	int		 ok, e;
+
+	if (k->trusted != NULL && trusted_find(k->trusted, signer, now))
+		return 1;
+	if ((ctx = X509_STORE_CTX_new()) == NULL ||
+	    X509_STORE_CTX_init(ctx, k->trust, signer, NULL) != 1 ||
+	    X509_STORE_CTX_set_default(ctx, "smime_sign") != 1) {
+		X509_STORE_CTX_free(ctx);
+		fail(err, errlen, "signature check failed");
+		return 0;
+	}
+	ok = X509_verify_cert(ctx) == 1;
+	e = X509_STORE_CTX_get_error(ctx);
+	X509_STORE_CTX_free(ctx);
+	ERR_clear_error();
+	if (!ok) {
+		snprintf(err, errlen, "signature check failed: certificate "
+		    "verify error: Verify error:%s",
+		    X509_verify_cert_error_string(e));
+		return 0;
+	}
+	if (k->trusted != NULL)
+		trusted_add(k->trusted, signer, now);
+	return 1;
+}
+
 uint8_t *
 seal_verify(const struct seal_keys *k, X509 *signer, const uint8_t *buf,
     size_t len, size_t *clen, char *err, size_t errlen)
@@ -239,12 +433,21 @@ seal_verify(const struct seal_keys *k, X509 *signer, const uint8_t *buf,
 	CMS_ContentInfo		*cms;
 	STACK_OF(X509)		*certs = NULL;
 	BIO			*out = NULL;
-	uint8_t			*content = NULL;
+	uint8_t			*content = NULL, *bare = NULL;
+	size_t			 barelen;
 	unsigned int		 flags = CMS_BINARY;
 
 	ERR_clear_error();
-	if ((cms = parse(buf, len, NID_pkcs7_signed, "signed data", err,
-	    errlen)) == NULL)
+	/* only SIGNER counts: the embedded certificates need no parsing */
+	if (signer != NULL &&
+	    (bare = without_certs(buf, len, &barelen)) != NULL) {
+		buf = bare;
+		len = barelen;
+	}
+	ERR_clear_error();	/* what a failed look left: parse() tells */
+	cms = parse(buf, len, NID_pkcs7_signed, "signed data", err, errlen);
+	free(bare);
+	if (cms == NULL)
 		return NULL;
 	if (sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms)) != 1) {
 		snprintf(err, errlen, "signed data: %d signers, not one",
@@ -258,9 +461,12 @@ seal_verify(const struct seal_keys *k, X509 *signer, const uint8_t *buf,
 			snprintf(err, errlen, "out of memory");
 			goto out;
 		}
+		/* the chain once, here; CMS checks the signature */
+		if (!signer_chain_ok(k, signer, err, errlen))
+			goto out;
 		flags |= CMS_NOINTERN;
-	} else
-		flags |= CMS_NO_SIGNER_CERT_VERIFY;
+	}
+	flags |= CMS_NO_SIGNER_CERT_VERIFY;
 	if ((out = BIO_new(BIO_s_mem())) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto out;

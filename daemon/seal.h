@@ -8,10 +8,11 @@
  * ReceiptContent.  Stock `openssl cms -decrypt` / `-verify` open both.
  *
  * Keys and trust come in a struct seal_keys the caller owns: this module
- * holds no state and no global, so it is usable by the daemon, the tests
- * and the fuzz targets alike.  Every function drains the OpenSSL error
- * queue and reports a failure as one line in err.  Plaintext buffers
- * returned here are the caller's to OPENSSL_cleanse() and free().
+ * holds no global, so it is usable by the daemon, the tests and the fuzz
+ * targets alike.  Every function drains the OpenSSL error queue and
+ * reports a failure as one line in err.  Plaintext buffers returned here
+ * are the caller's to OPENSSL_cleanse() and free().  The functions are
+ * safe to call from several threads at once with the same keys.
  */
 #ifndef COMITY_SEAL_H
 #define COMITY_SEAL_H
@@ -27,7 +28,22 @@ struct seal_keys {
 	X509_STORE	*trust;		/* network CA (+ CRL, strict flags) */
 	EVP_PKEY	*retired;	/* NULL, or the key before the last
 					   rotation: seal_open() tries it */
+	struct seal_trusted *trusted;	/* NULL, or signers whose chain
+					   was checked (seal_trusted_new) */
 };
+
+/*
+ * Checking a signer's chain (CA signature, CRL, purpose, validity) costs
+ * more than the signature itself, and a counterpart signs everything with
+ * the same certificate.  A struct seal_trusted remembers, for
+ * SEAL_TRUSTED_SECS at most (and never past the certificate's notAfter),
+ * the signer certificates whose chain passed against keys->trust; bind
+ * it to one trust store, and make a new one when the store changes.
+ * Thread-safe.
+ */
+#define SEAL_TRUSTED_SECS	60
+struct seal_trusted	*seal_trusted_new(void);
+void			 seal_trusted_free(struct seal_trusted *);
 
 /*
  * seal_request - sign PLAIN (an encoded Request) with our key, then

@@ -488,6 +488,10 @@ tls_ctx_new(const char *id, const char *cert, const char *key, const char *ca,
 	t->seal.key = t->own_key;
 	t->seal.cert = t->own_cert;
 	t->seal.trust = SSL_CTX_get_cert_store(t->client);
+	if ((t->seal.trusted = seal_trusted_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	return t;
 fail:
 	ERR_clear_error();
@@ -536,6 +540,7 @@ tls_ctx_unref(struct tls_ctx *t)
 	X509_free(t->own_cert);
 	EVP_PKEY_free(t->own_key);
 	EVP_PKEY_free(t->retired_key);
+	seal_trusted_free(t->seal.trusted);
 	free(t);
 }
 

@@ -1,0 +1,216 @@
+/*
+ * work.c - the pool of threads for CPU-bound jobs (see work.h).
+ *
+ * Two FIFO lists of jobs to run (urgent first) and one of jobs done, under
+ * one mutex.  A thread that finishes a job into an empty done list writes
+ * a byte to a pipe the loop watches; the loop then takes the whole done
+ * list and runs the DONE callbacks in the order the jobs finished.  The
+ * threads block every signal: signals are the loop's business.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "bounds.h"
+#include "log.h"
+#include "work.h"
+#include "xmalloc.h"
+
+struct job {
+	work_fn		 run;
+	work_fn		 done;
+	void		*arg;
+	struct job	*next;
+};
+
+struct jobq {
+	struct job	*head;
+	struct job	**tail;
+};
+
+static pthread_mutex_t	 mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 cv = PTHREAD_COND_INITIALIZER;
+static struct jobq	 urgentq, normalq, doneq;
+static int		 stopping;
+static pthread_t	 threads[WORK_THREADS_MAX];
+static unsigned int	 nthreads;
+static int		 wake[2] = { -1, -1 };
+static struct event	*wake_ev;
+
+static void
+jobq_init(struct jobq *q)
+{
+	q->head = NULL;
+	q->tail = &q->head;
+}
+
+static void
+jobq_put(struct jobq *q, struct job *j)
+{
+	j->next = NULL;
+	*q->tail = j;
+	q->tail = &j->next;
+}
+
+static struct job *
+jobq_get(struct jobq *q)
+{
+	struct job	*j;
+
+	if ((j = q->head) != NULL && (q->head = j->next) == NULL)
+		q->tail = &q->head;
+	return j;
+}
+
+static void *
+worker(void *arg)
+{
+	struct job	*j;
+	char		 c = 0;
+	int		 first;
+
+	(void)arg;
+	pthread_mutex_lock(&mtx);
+	for (;;) {
+		if ((j = jobq_get(&urgentq)) == NULL &&
+		    (j = jobq_get(&normalq)) == NULL) {
+			if (stopping)
+				break;
+			pthread_cond_wait(&cv, &mtx);
+			continue;
+		}
+		pthread_mutex_unlock(&mtx);
+		j->run(j->arg);
+		pthread_mutex_lock(&mtx);
+		first = doneq.head == NULL;
+		jobq_put(&doneq, j);
+		/* one byte per empty-to-non-empty: the pipe never fills */
+		if (first)
+			while (write(wake[1], &c, 1) == -1 && errno == EINTR)
+				;
+	}
+	pthread_mutex_unlock(&mtx);
+	return NULL;
+}
+
+/* run_done - the DONE callbacks of every finished job, on the loop */
+static void
+run_done(void)
+{
+	struct job	*j, *next;
+	char		 buf[64];
+
+	pthread_mutex_lock(&mtx);
+	while (read(wake[0], buf, sizeof(buf)) > 0)
+		;
+	j = doneq.head;
+	jobq_init(&doneq);
+	pthread_mutex_unlock(&mtx);
+	for (; j != NULL; j = next) {
+		next = j->next;
+		j->done(j->arg);
+		free(j);
+	}
+}
+
+static void
+wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	run_done();
+}
+
+void
+work_init(struct event_base *base, unsigned int n)
+{
+	sigset_t	all, old;
+	long		cpus;
+	unsigned int	i;
+	int		rc;
+
+	if (n == 0) {
+		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		n = cpus > 0 ? (unsigned int)cpus : 1;
+	}
+	if (n > WORK_THREADS_MAX)
+		n = WORK_THREADS_MAX;
+	jobq_init(&urgentq);
+	jobq_init(&normalq);
+	jobq_init(&doneq);
+	if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) == -1)
+		fatal("work: pipe");
+	wake_ev = event_new(base, wake[0], EV_READ | EV_PERSIST, wake_cb,
+	    NULL);
+	if (wake_ev == NULL || event_add(wake_ev, NULL) != 0)
+		fatalx("work: cannot watch the pipe");
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (i = 0; i < n; i++)
+		if ((rc = pthread_create(&threads[i], NULL, worker, NULL))
+		    != 0) {
+			errno = rc;
+			fatal("work: pthread_create");
+		}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	nthreads = n;
+	log_debug("work: %u threads", n);
+}
+
+void
+work_submit(work_fn run, work_fn done, void *arg, int urgent)
+{
+	struct job	*j;
+
+	if (nthreads == 0) {	/* stopped (or never started): inline */
+		run(arg);
+		done(arg);
+		return;
+	}
+	j = xmalloc(sizeof(*j));
+	j->run = run;
+	j->done = done;
+	j->arg = arg;
+	pthread_mutex_lock(&mtx);
+	jobq_put(urgent ? &urgentq : &normalq, j);
+	pthread_cond_signal(&cv);
+	pthread_mutex_unlock(&mtx);
+}
+
+unsigned int
+work_threads(void)
+{
+	return nthreads;
+}
+
+void
+work_stop(void)
+{
+	unsigned int	i;
+
+	if (nthreads == 0)
+		return;
+	pthread_mutex_lock(&mtx);
+	stopping = 1;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mtx);
+	/* the threads leave once both lists are empty */
+	for (i = 0; i < nthreads; i++)
+		pthread_join(threads[i], NULL);
+	nthreads = 0;
+	run_done();
+	event_free(wake_ev);
+	wake_ev = NULL;
+	close(wake[0]);
+	close(wake[1]);
+	wake[0] = wake[1] = -1;
+}

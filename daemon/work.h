@@ -1,0 +1,37 @@
+/*
+ * work.h - a pool of threads for the CPU-bound work of the hot path
+ * (sealing, opening and verifying CMS), so that the event loop goes on
+ * reading links, answering clients and committing while it runs, and
+ * every core of the machine takes a share.
+ *
+ * A job is two functions and an argument: RUN(arg) runs on a pool thread
+ * and must touch only what ARG owns or holds a reference to (no daemon
+ * global, no log, no libevent); DONE(arg) runs afterwards on the loop
+ * thread and is where the result is used.  Urgent jobs are taken before
+ * every normal one.  Each job's DONE runs exactly once, also when the
+ * pool stops: work_stop() lets every job already given run first.
+ */
+#ifndef COMITY_WORK_H
+#define COMITY_WORK_H
+
+struct event_base;
+
+typedef void	(*work_fn)(void *);
+
+/*
+ * work_init - start N threads (0: one per online CPU), at most
+ * WORK_THREADS_MAX.  Exits on failure (a daemon without them cannot
+ * work).
+ */
+void	work_init(struct event_base *, unsigned int n);
+/* work_submit - queue a job; URGENT jobs go before every normal one */
+void	work_submit(work_fn run, work_fn done, void *arg, int urgent);
+/* work_threads - how many threads the pool runs (0 before work_init) */
+unsigned int work_threads(void);
+/*
+ * work_stop - finish every queued job, run their DONE callbacks, join
+ * the threads.  work_submit() must not be called afterwards.
+ */
+void	work_stop(void);
+
+#endif /* COMITY_WORK_H */

@@ -43,6 +43,9 @@
 #define KEEPALIVE_FRACTION	3	/* send a Hello-ping after idle/3 */
 #define WINDOW_DEFAULT		64
 #define WINDOW_MAX		4096
+/* Urgent envelopes may be in flight beyond the window by this many: an
+ * urgent one never waits for a full window of normal ones to drain. */
+#define URGENT_WINDOW		16
 #define WORK_THREADS_MAX	16	/* crypto threads of one daemon */
 #define LINK_OUTPUT_MAX		(FRAME_MAX_MAX + (1u << 20))
 /*

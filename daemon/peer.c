@@ -26,6 +26,7 @@
 #include "log.h"
 #include "peer.h"
 #include "queue.h"
+#include "receipt.h"
 #include "store.h"
 #include "wire.h"
 #include "xmalloc.h"
@@ -45,7 +46,10 @@ struct peer {
 	int64_t			 next_attempt_ns;
 	int			 paused;	/* after "try later" */
 	uint64_t		 after_ctl, after_urgent, after_normal;
-	uint8_t			(*inflight)[16];
+	struct inflight {
+		uint8_t	 id[16];
+		int	 urgent;
+	}			*inflight;
 	size_t			 ninflight;
 	int64_t			 last_contact_ns;
 	int64_t			 last_delivery_ns;
@@ -88,7 +92,7 @@ inflight_find(const struct peer *p, const uint8_t id[16])
 	size_t	i;
 
 	for (i = 0; i < p->ninflight; i++)
-		if (memcmp(p->inflight[i], id, 16) == 0)
+		if (memcmp(p->inflight[i].id, id, 16) == 0)
 			return (ssize_t)i;
 	return -1;
 }
@@ -99,7 +103,7 @@ inflight_del(struct peer *p, const uint8_t id[16])
 	ssize_t	i = inflight_find(p, id);
 
 	if (i >= 0)
-		memcpy(p->inflight[i], p->inflight[--p->ninflight], 16);
+		p->inflight[i] = p->inflight[--p->ninflight];
 }
 
 /* ---------------------------------------------------------------- timers */
@@ -220,8 +224,10 @@ send_items(struct peer *p, struct queue_out *out, int n, int ctl)
 		if (link_send(p->active, out[i].frame, out[i].len) == 0) {
 			sent++;
 			if (!ctl) {
-				memcpy(p->inflight[p->ninflight++], out[i].id,
-				    16);
+				memcpy(p->inflight[p->ninflight].id,
+				    out[i].id, 16);
+				p->inflight[p->ninflight++].urgent =
+				    out[i].urgent;
 				queue_mark_sent(p->id, out[i].id);
 			}
 		}
@@ -232,13 +238,14 @@ send_items(struct peer *p, struct queue_out *out, int n, int ctl)
 
 /*
  * Fill the active link: receipts owed to the peer first, then urgent
- * envelopes, then normal ones, within the window and the output bound.
+ * envelopes, then normal ones, within the window (urgent ones within
+ * URGENT_WINDOW more) and the output bound.
  */
 static void
 pump(struct peer *p)
 {
 	struct queue_out	out[PUMP_BATCH];
-	size_t			window = cd->conf->window;
+	size_t			window = cd->conf->window, limit;
 	int			n, urgent, rounds;
 
 	if (p->pumping || p->paused)
@@ -251,11 +258,15 @@ pump(struct peer *p)
 			send_items(p, out, n, 1);
 			continue;
 		}
-		if (p->ninflight >= window)
+		if (p->ninflight >= window + URGENT_WINDOW)
 			break;
 		for (urgent = 1, n = 0; urgent >= 0 && n == 0; urgent--) {
-			int	max = (int)(window - p->ninflight);
+			int	max;
 
+			limit = urgent ? window + URGENT_WINDOW : window;
+			if (p->ninflight >= limit)
+				continue;
+			max = (int)(limit - p->ninflight);
 			if (max > PUMP_BATCH)
 				max = PUMP_BATCH;
 			n = queue_next_out(p->id, urgent, urgent ?
@@ -528,9 +539,19 @@ static void
 receipt_in(struct link *l, const Comity__Receipt *r)
 {
 	struct rcpt_ctx	*c = xcalloc(1, sizeof(*c));
+	struct peer	*p = l->peer;
+	uint8_t		 id[16];
+	ssize_t		 i;
+	int		 urgent = 0;
 
+	/* the receipt of an urgent item is checked first: the id read
+	 * before the check only orders the work */
+	if (p != NULL && p->active == l &&
+	    receipt_peek_id(r->signed_.data, r->signed_.len, id) == 0 &&
+	    (i = inflight_find(p, id)) >= 0)
+		urgent = p->inflight[i].urgent;
 	if (queue_receipt_in(l->id, link_peer_cert(l), r->signed_.data,
-	    r->signed_.len, &c->res, receipt_done, c) != 0) {
+	    r->signed_.len, urgent, &c->res, receipt_done, c) != 0) {
 		receipt_refused(l, c->res.err);
 		free(c);
 		return;
@@ -608,7 +629,7 @@ peer_new(const char *id)
 
 	snprintf(p->id, sizeof(p->id), "%s", id);
 	p->timer = evtimer_new(cd->base, timer_cb, p);
-	p->inflight = xcalloc(WINDOW_MAX, sizeof(*p->inflight));
+	p->inflight = xcalloc(WINDOW_MAX + URGENT_WINDOW, sizeof(*p->inflight));
 	return p;
 }
 

@@ -40,6 +40,7 @@
 
 #define PRIO_URGENT	0	/* DB_OUTQ class byte: urgent sorts first */
 #define PRIO_NORMAL	1
+#define PRIO_CTL	2	/* receipts queued back (DB_CTLQ), counters only */
 #define QKEY_MAX	(ID_MAX + 1 + 1 + 8)
 #define INKEY_MAX	(ENVELOPE_ID_LEN + ID_MAX)
 
@@ -72,6 +73,34 @@ outq_key(uint8_t *key, const char *peer, int cls, uint64_t seq)
 	key[n + 1] = (uint8_t)cls;
 	store_u64be(key + n + 2, seq);
 	return n + 2 + 8;
+}
+
+/*
+ * The number of DB_OUTQ entries per peer and class (and of DB_CTLQ
+ * entries per peer), kept in DB_META counters by every put and delete in
+ * the same transaction, so that `comity peers` answers at once however
+ * long the queue.  QCOUNTED marks a store whose counters are complete.
+ */
+#define QCOUNTED	"queued counted"
+
+static int
+qcount(struct store_txn *t, const char *peer, int cls, int64_t delta)
+{
+	char	name[ID_MAX + 16];
+
+	snprintf(name, sizeof(name), "queued %c %s", cls == PRIO_URGENT ?
+	    'u' : cls == PRIO_NORMAL ? 'n' : 'c', peer);
+	return store_add_count(t, name, delta);
+}
+
+static int
+qcount_get(struct store_txn *t, const char *peer, int cls, uint64_t *n)
+{
+	char	name[ID_MAX + 16];
+
+	snprintf(name, sizeof(name), "queued %c %s", cls == PRIO_URGENT ?
+	    'u' : cls == PRIO_NORMAL ? 'n' : 'c', peer);
+	return store_get_count(t, name, n);
 }
 
 /* DB_CTLQ key: peer \0 u64be(seq) */
@@ -498,7 +527,10 @@ submit_apply(struct store_txn *t, void *arg)
 	    (rc = store_put(t, DB_OUTLOG, lkey, 8, env->id.data,
 	    ENVELOPE_ID_LEN)) != 0 ||
 	    (rc = store_put(t, DB_OUTQ, key, kl, env->id.data,
-	    ENVELOPE_ID_LEN)) != 0)
+	    ENVELOPE_ID_LEN)) != 0 ||
+	    (rc = qcount(t, env->to, env->priority ==
+	    COMITY__PRIORITY__PRIORITY_URGENT ? PRIO_URGENT : PRIO_NORMAL,
+	    1)) != 0)
 		return rc;
 	if (op->idem != NULL && (rc = store_put(t, DB_IDEM, op->idem,
 	    strlen(op->idem), env->id.data, ENVELOPE_ID_LEN)) != 0)
@@ -887,7 +919,8 @@ ack_apply(struct store_txn *t, void *arg)
 	ctl.receipt.len = rlen;
 	ctl.queued_at = now;
 	if ((rc = put_msg(t, DB_CTLQ, ckey, ctlq_key(ckey, op->peer,
-	    it->ctl_seq), &ctl.base)) != 0)
+	    it->ctl_seq), &ctl.base)) != 0 ||
+	    (rc = qcount(t, op->peer, PRIO_CTL, 1)) != 0)
 		goto out;
 	rc = put_msg(t, DB_IN, key, klen, &it->base);
 	op->changed = 1;
@@ -959,11 +992,14 @@ static int
 outq_del(struct store_txn *t, const Comity__OutItem *it)
 {
 	uint8_t	key[QKEY_MAX];
-	int	rc;
+	int	rc, cls;
 
-	rc = store_del(t, DB_OUTQ, key, outq_key(key, it->envelope->to,
-	    it->envelope->priority == COMITY__PRIORITY__PRIORITY_URGENT ?
-	    PRIO_URGENT : PRIO_NORMAL, it->queue_seq));
+	cls = it->envelope->priority == COMITY__PRIORITY__PRIORITY_URGENT ?
+	    PRIO_URGENT : PRIO_NORMAL;
+	rc = store_del(t, DB_OUTQ, key, outq_key(key, it->envelope->to, cls,
+	    it->queue_seq));
+	if (rc == 0)
+		rc = qcount(t, it->envelope->to, cls, -1);
 	return rc == COMITY_ENOTFOUND ? 0 : rc;
 }
 
@@ -1882,7 +1918,8 @@ receipt_checked(void *arg)
 
 int
 queue_receipt_in(const char *peer, X509 *peer_cert, const uint8_t *buf,
-    size_t len, struct queue_receipt_res *res, queue_cb cb, void *arg)
+    size_t len, int urgent, struct queue_receipt_res *res, queue_cb cb,
+    void *arg)
 {
 	struct receipt_op	*op;
 	struct receipt_signers	 signers;
@@ -1901,7 +1938,7 @@ queue_receipt_in(const char *peer, X509 *peer_cert, const uint8_t *buf,
 	op->signers = signers;
 	op->tls = cd->tls;
 	tls_ctx_ref(op->tls);
-	work_submit(receipt_check, receipt_checked, op, 0);
+	work_submit(receipt_check, receipt_checked, op, urgent);
 	return 0;
 }
 
@@ -1920,6 +1957,8 @@ ctl_ack_apply(struct store_txn *t, void *arg)
 	if (it->ctl_seq != 0 && op->kind == COMITY__RECEIPT_KIND__RECEIPT_RETRIEVED) {
 		rc = store_del(t, DB_CTLQ, ckey, ctlq_key(ckey, op->peer,
 		    it->ctl_seq));
+		if (rc == 0)
+			rc = qcount(t, op->peer, PRIO_CTL, -1);
 		if (rc == 0 || rc == COMITY_ENOTFOUND) {
 			it->ctl_seq = 0;
 			rc = put_msg(t, DB_IN, key, klen, &it->base);
@@ -2426,59 +2465,90 @@ queue_peer_stats(const char *peer, struct queue_stats *st)
 	const void		*k, *v;
 	size_t			 kl, vl, plen;
 	uint8_t			 start[QKEY_MAX];
+	uint64_t		 n;
 	int			 rc, cls;
 
 	memset(st, 0, sizeof(*st));
 	if ((rc = store_read_begin(cd->store, &t)) != 0)
 		return rc;
+	for (cls = PRIO_URGENT; cls <= PRIO_CTL; cls++) {
+		if ((rc = qcount_get(t, peer, cls, &n)) != 0)
+			goto done;
+		st->queued += n;
+		if (cls == PRIO_URGENT)
+			st->queued_urgent = n;
+	}
+	/* the oldest waiting of each class: the first of its queue */
 	for (cls = PRIO_URGENT; cls <= PRIO_NORMAL; cls++) {
-		int	first = 1;
+		Comity__OutItem	*it;
+		int64_t		 s;
+		int		 r;
 
 		plen = outq_key(start, peer, cls, 0) - 8;
 		if ((rc = store_cursor_open(t, DB_OUTQ, &c)) != 0)
 			goto done;
-		for (rc = store_cursor_seek(c, start, plen, &k, &kl, &v, &vl);
-		    rc == 0; rc = store_cursor_next(c, &k, &kl, &v, &vl)) {
-			if (kl != plen + 8 || memcmp(k, start, plen) != 0)
-				break;
-			st->queued++;
+		rc = store_cursor_seek(c, start, plen, &k, &kl, &v, &vl);
+		if (rc == 0 && kl == plen + 8 && memcmp(k, start, plen) == 0 &&
+		    vl == ENVELOPE_ID_LEN && (it = get_out(t, v, &r)) != NULL) {
+			s = it->times->submitted_at;
 			if (cls == PRIO_URGENT)
-				st->queued_urgent++;
-			if (first && vl == ENVELOPE_ID_LEN) {
-				Comity__OutItem	*it;
-				int		 r;
-
-				first = 0;
-				if ((it = get_out(t, v, &r)) != NULL) {
-					int64_t	s = it->times->submitted_at;
-
-					if (cls == PRIO_URGENT)
-						st->oldest_urgent_ns = s;
-					else
-						st->oldest_normal_ns = s;
-					if (st->oldest_ns == 0 ||
-					    s < st->oldest_ns)
-						st->oldest_ns = s;
-					wire_free(it);
-				}
-			}
+				st->oldest_urgent_ns = s;
+			else
+				st->oldest_normal_ns = s;
+			if (st->oldest_ns == 0 || s < st->oldest_ns)
+				st->oldest_ns = s;
+			wire_free(it);
 		}
 		store_cursor_close(c);
 	}
-	plen = ctlq_key(start, peer, 0) - 8;
-	if ((rc = store_cursor_open(t, DB_CTLQ, &c)) != 0)
-		goto done;
-	for (rc = store_cursor_seek(c, start, plen, &k, &kl, &v, &vl);
-	    rc == 0; rc = store_cursor_next(c, &k, &kl, &v, &vl)) {
-		if (kl != plen + 8 || memcmp(k, start, plen) != 0)
-			break;
-		st->queued++;
-	}
-	store_cursor_close(c);
 	rc = 0;
 done:
 	store_read_end(t);
 	return rc;
+}
+
+/*
+ * count_apply - a store from before the queue counters: count each
+ * peer's queues once, walking them, and mark the store counted.
+ */
+static int
+count_apply(struct store_txn *t, void *arg)
+{
+	struct store_cursor	*c;
+	const void		*k, *v;
+	size_t			 kl, vl, pl;
+	uint64_t		 done;
+	char			 peer[ID_MAX + 1];
+	int			 rc, db, cls;
+
+	(void)arg;
+	if ((rc = store_get_count(t, QCOUNTED, &done)) != 0 || done != 0)
+		return rc;
+	for (db = 0; db < 2; db++) {
+		if ((rc = store_cursor_open(t, db == 0 ? DB_OUTQ : DB_CTLQ,
+		    &c)) != 0)
+			return rc;
+		for (rc = store_cursor_seek(c, NULL, 0, &k, &kl, &v, &vl);
+		    rc == 0; rc = store_cursor_next(c, &k, &kl, &v, &vl)) {
+			pl = strnlen(k, kl);
+			/* peer \0 [class] u64be: others are not counted */
+			if (pl == 0 || pl > ID_MAX || kl != pl + 1 +
+			    (db == 0 ? 1 : 0) + 8)
+				continue;
+			memcpy(peer, k, pl);
+			peer[pl] = '\0';
+			cls = db == 0 ? ((const uint8_t *)k)[pl + 1] : PRIO_CTL;
+			if (cls != PRIO_URGENT && cls != PRIO_NORMAL &&
+			    cls != PRIO_CTL)
+				continue;
+			if ((rc = qcount(t, peer, cls, 1)) != 0)
+				break;
+		}
+		store_cursor_close(c);
+		if (rc != COMITY_ENOTFOUND)
+			return rc;
+	}
+	return store_add_count(t, QCOUNTED, 1);
 }
 
 static int
@@ -2487,8 +2557,8 @@ init_apply(struct store_txn *t, void *arg)
 	int64_t	now = now_ns();
 	int	rc;
 
-	(void)arg;
-	if ((rc = audit_init(t, cd->self, now)) != 0)
+	if ((rc = count_apply(t, arg)) != 0 ||
+	    (rc = audit_init(t, cd->self, now)) != 0)
 		return rc;
 	return audit_append(t, AUDIT_STARTED, NULL, NULL, AUDIT_NO_UID,
 	    COMITY_VERSION_STRING, now);

@@ -182,7 +182,8 @@ void	queue_mark_sent(const char *peer, const uint8_t id[16]);
  * authenticated this link with, so that a counterpart's certificate
  * rotation loses nothing), check it answers
  * an envelope we sent to PEER with that body, and apply it.  The
- * signature is checked on a pool thread (work.h); cb(arg, rc) runs after
+ * signature is checked on a pool thread (work.h), before every other
+ * job when URGENT (the receipt is about an urgent item); cb(arg, rc) runs after
  * the commit, or with rc COMITY_EPROTO and the reason in res->err when
  * the signature or the content is refused (nothing changed; the caller
  * logs and audits it).  *ack_needed is set when the peer awaits a
@@ -199,8 +200,8 @@ struct queue_receipt_res {
 	char		 err[QUEUE_ERR_MAX];
 };
 int	queue_receipt_in(const char *peer, X509 *peer_cert, const uint8_t *buf,
-	    size_t len,
-	    struct queue_receipt_res *res, queue_cb cb, void *arg);
+	    size_t len, int urgent, struct queue_receipt_res *res, queue_cb cb,
+	    void *arg);
 
 /*
  * queue_envelope_in - an envelope from PEER: check the clear header

@@ -136,6 +136,24 @@ fail:
 	return NULL;
 }
 
+int
+receipt_peek_id(const uint8_t *buf, size_t len, uint8_t id[16])
+{
+	Comity__ReceiptContent	*rc;
+	const uint8_t		*c;
+	size_t			 clen;
+	int			 ok;
+
+	if ((c = seal_peek(buf, len, &clen)) == NULL ||
+	    (rc = wire_unpack(&comity__receipt_content__descriptor, c,
+	    clen)) == NULL)
+		return -1;
+	if ((ok = rc->envelope_id.len == ENVELOPE_ID_LEN))
+		memcpy(id, rc->envelope_id.data, ENVELOPE_ID_LEN);
+	wire_free(rc);
+	return ok ? 0 : -1;
+}
+
 Comity__ReceiptContent *
 receipt_peek(const uint8_t *buf, size_t len)
 {

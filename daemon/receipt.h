@@ -72,6 +72,13 @@ Comity__ReceiptContent *receipt_open(const struct seal_keys *k,
 	    size_t errlen);
 
 /*
+ * receipt_peek_id - the envelope id receipt bytes BUF claim to be about
+ * (into id), unchecked: to take a receipt for an urgent item first.
+ * Returns 0, or -1 when none can be read.
+ */
+int	receipt_peek_id(const uint8_t *buf, size_t len, uint8_t id[16]);
+
+/*
  * receipt_peek - the content of stored receipt bytes, decoded without
  * checking the signature again (it was checked before it was stored, and
  * `comity receipt` exports it for anyone to check).  For showing times

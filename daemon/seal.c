@@ -134,6 +134,28 @@ der_enter(const unsigned char **p, const unsigned char *end, int *tag,
 }
 
 /*
+ * der_typed - enter SEQUENCE { OID, [0] EXPLICIT X } at *P (a ContentInfo
+ * or an EncapsulatedContentInfo), then X's header: sets *P to X's
+ * contents and returns their length, with X's tag and class; -1 if the
+ * structure is not so.
+ */
+static long
+der_typed(const unsigned char **p, const unsigned char *end, int *tag,
+    int *cls)
+{
+	long	len;
+
+	if (der_enter(p, end, tag, cls) < 0 || *tag != V_ASN1_SEQUENCE ||
+	    (len = der_enter(p, end, tag, cls)) < 0 || *tag != V_ASN1_OBJECT)
+		return -1;
+	*p += len;
+	if (der_enter(p, end, tag, cls) < 0 ||
+	    *cls != V_ASN1_CONTEXT_SPECIFIC || *tag != 0)
+		return -1;
+	return der_enter(p, end, tag, cls);
+}
+
+/*
  * gcm_tag_len - the length of the mac (the GCM tag) of DER
  * ContentInfo{authEnvelopedData}: the first OCTET STRING directly inside
  * AuthEnvelopedData (RFC 5083: version, [0] originatorInfo,
@@ -149,13 +171,7 @@ gcm_tag_len(const unsigned char *buf, size_t blen)
 	int			 tag, cls;
 
 	/* ContentInfo SEQUENCE, contentType OID, [0] EXPLICIT, SEQUENCE */
-	if (der_enter(&p, end, &tag, &cls) < 0 || tag != V_ASN1_SEQUENCE ||
-	    (len = der_enter(&p, end, &tag, &cls)) < 0 ||
-	    tag != V_ASN1_OBJECT)
-		return -1;
-	p += len;
-	if (der_enter(&p, end, &tag, &cls) < 0 || cls != V_ASN1_CONTEXT_SPECIFIC ||
-	    tag != 0 || (len = der_enter(&p, end, &tag, &cls)) < 0 ||
+	if ((len = der_typed(&p, end, &tag, &cls)) < 0 ||
 	    tag != V_ASN1_SEQUENCE)
 		return -1;
 	aed_end = p + len;
@@ -239,6 +255,34 @@ without_certs(const uint8_t *buf, size_t blen, size_t *outlen)
 		return NULL;
 	}
 	return out;
+}
+
+const uint8_t *
+seal_peek(const uint8_t *buf, size_t blen, size_t *clen)
+{
+	const unsigned char	*p = buf, *end = buf + blen;
+	long			 len;
+	int			 tag, cls, i;
+
+	/* ContentInfo SEQUENCE, OID, [0], SignedData SEQUENCE */
+	if (blen > LONG_MAX || der_typed(&p, end, &tag, &cls) < 0 ||
+	    tag != V_ASN1_SEQUENCE)
+		goto bad;
+	/* version INTEGER, digestAlgorithms SET */
+	for (i = 0; i < 2; i++) {
+		if ((len = der_enter(&p, end, &tag, &cls)) < 0)
+			goto bad;
+		p += len;
+	}
+	/* EncapsulatedContentInfo SEQUENCE, eContentType, [0], OCTET STRING */
+	if ((len = der_typed(&p, end, &tag, &cls)) < 0 ||
+	    cls != V_ASN1_UNIVERSAL || tag != V_ASN1_OCTET_STRING)
+		goto bad;
+	*clen = (size_t)len;
+	return p;
+bad:
+	ERR_clear_error();
+	return NULL;
 }
 
 /*

@@ -83,4 +83,12 @@ uint8_t	*seal_verify(const struct seal_keys *, X509 *signer,
 	    const uint8_t *der, size_t len, size_t *clen, char *err,
 	    size_t errlen);
 
+/*
+ * seal_peek - where the content of DER SignedData BUF is (a pointer into
+ * BUF, *clen set), found by walking the DER without checking anything
+ * else; NULL if it is not there.  For ordering work only: nothing read
+ * this way may be trusted before seal_verify() said so.
+ */
+const uint8_t *seal_peek(const uint8_t *buf, size_t len, size_t *clen);
+
 #endif /* COMITY_SEAL_H */

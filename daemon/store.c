@@ -877,6 +877,43 @@ store_cursor_close(struct store_cursor *c)
 }
 
 int
+store_get_count(struct store_txn *t, const char *name, uint64_t *v)
+{
+	const void	*p;
+	size_t		 vl, nl;
+	int		 rc;
+
+	*v = 0;
+	if (name == NULL || (nl = strlen(name)) == 0 || nl > 511)
+		return COMITY_EINVAL;
+	if ((rc = store_get(t, DB_META, name, nl, &p, &vl)) != 0)
+		return rc == COMITY_ENOTFOUND ? 0 : rc;
+	if (vl != 8) {
+		log_error("store: counter %s has %zu bytes", name, vl);
+		return COMITY_ECORRUPT;
+	}
+	*v = store_get_u64be(p);
+	return 0;
+}
+
+int
+store_add_count(struct store_txn *t, const char *name, int64_t delta)
+{
+	unsigned char	buf[8];
+	uint64_t	cur;
+	int		rc;
+
+	if ((rc = store_get_count(t, name, &cur)) != 0)
+		return rc;
+	if (delta < 0)
+		cur = (uint64_t)-delta > cur ? 0 : cur - (uint64_t)-delta;
+	else
+		cur += (uint64_t)delta;
+	store_u64be(buf, cur);
+	return store_put(t, DB_META, name, strlen(name), buf, sizeof(buf));
+}
+
+int
 store_next_seq(struct store_txn *t, const char *name, uint64_t *seq)
 {
 	const void	*v;

@@ -124,6 +124,12 @@ void	store_cursor_close(struct store_cursor *);
  * (first value 1) inside the caller's write transaction. */
 int	store_next_seq(struct store_txn *, const char *name, uint64_t *seq);
 
+/* store_add_count - add DELTA to the named u64 counter in DB_META (absent
+ * = 0; never below 0) in the caller's write transaction;
+ * store_get_count reads it (0 when absent). */
+int	store_add_count(struct store_txn *, const char *name, int64_t delta);
+int	store_get_count(struct store_txn *, const char *name, uint64_t *v);
+
 /* store_quarantine - move DB/KEY's value to DB_CORRUPT (caller's txn). */
 int	store_quarantine(struct store_txn *, enum store_db, const void *key,
 	    size_t klen);

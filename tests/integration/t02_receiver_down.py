@@ -35,6 +35,18 @@ def test(net):
           "peers counts %s/%s queued/urgent, want 6/1"
           % (p["queued"], p["queued_urgent"]))
     check(p["in_flight"] == 0, "in flight with the receiver down: %s" % p)
+    # A cancelled item leaves the counts, urgent or not.
+    for pri in (False, True):
+        extra = a.submit("BB-TWO", files[1], urgent=pri)
+        q = a.peer("BB-TWO")
+        check((q["queued"], q["queued_urgent"]) == (7, 1 + pri),
+              "after one more submit: %s/%s queued/urgent"
+              % (q["queued"], q["queued_urgent"]))
+        a.ok("cancel", extra)
+        q = a.peer("BB-TWO")
+        check((q["queued"], q["queued_urgent"]) == (6, 1),
+              "after its cancel: %s/%s queued/urgent"
+              % (q["queued"], q["queued_urgent"]))
     check(p["oldest_queued_at"] and p["oldest_urgent_at"],
           "no age of the oldest waiting items: %s" % p)
     check(p["oldest_queued_at"] <= p["oldest_urgent_at"],

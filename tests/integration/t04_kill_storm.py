@@ -127,6 +127,12 @@ def test(net):
              ("urgent" if int(k[-3:]) % 10 == 0 else "normal")]
     check(not wrong, "inbox items with the wrong case or priority: %s"
           % wrong[:3])
+    # The queue counters live in the same transactions as the queue: no
+    # kill left one counted twice or not at all.
+    p = a.peer(b.id)
+    check(p["queued"] == 0 and p["queued_urgent"] == 0,
+          "%s still counts %s queued (%s urgent) after every delivery"
+          % (a.id, p["queued"], p["queued_urgent"]))
 
     for d in (a, b):
         rc = d.stop()

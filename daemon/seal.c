@@ -16,6 +16,7 @@
 #include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "seal.h"
 
@@ -29,6 +30,10 @@ struct seal_trusted {
 		time_t	 until;
 	}		 e[SEAL_TRUSTED_MAX];
 	size_t		 next;		/* the slot to reuse when full */
+	/* SHA-256 of certificates fields that parsed, in a message whose
+	 * signature then passed: cut unparsed when seen again */
+	uint8_t		 known[SEAL_TRUSTED_MAX][SHA256_DIGEST_LENGTH];
+	size_t		 nknown, known_next;
 };
 
 /*
@@ -186,26 +191,48 @@ gcm_tag_len(const unsigned char *buf, size_t blen)
 }
 
 /*
+ * header_is - whether the DER header at P..END is exactly the canonical
+ * (minimal length, constructed) header of TAG/CLS with LEN contents.
+ */
+static int
+header_is(const unsigned char *p, const unsigned char *end, long len,
+    int tag, int cls)
+{
+	unsigned char	h[16], *q = h;
+	int		n;
+
+	if ((n = ASN1_object_size(1, len, tag) - (int)len) <= 0 ||
+	    n > (int)sizeof(h) || end - p < n)
+		return 0;
+	ASN1_put_object(&q, 1, (int)len, tag, cls);
+	return q - h == n && memcmp(h, p, (size_t)n) == 0;
+}
+
+/*
  * without_certs - a copy of DER ContentInfo{signedData} BUF without the
  * SignedData's certificates field (RFC 5652 5.1: [0] IMPLICIT, outside
- * what the signature covers), or NULL when there is none or BUF is not
- * plain DER (then BUF is parsed as it is).  When the signer's certificate
- * is given (CMS_NOINTERN), the embedded ones are never used, and OpenSSL
- * 3.0 spends more time decoding a certificate's public key than checking
- * the signature.  Sets *outlen.
+ * what the signature covers), the field itself in *certs / *certslen, or
+ * NULL when there is none or BUF is not canonical DER down to the
+ * SignedData (then BUF is parsed as it is).  When the signer's
+ * certificate is given (CMS_NOINTERN), the embedded ones are never used,
+ * and OpenSSL 3.0 spends more time decoding a certificate's public key
+ * than checking the signature.  The copy is exactly BUF less the field,
+ * with the three enclosing lengths made smaller.  Sets *outlen.
  */
 static uint8_t *
-without_certs(const uint8_t *buf, size_t blen, size_t *outlen)
+without_certs(const uint8_t *buf, size_t blen, size_t *outlen,
+    const uint8_t **certs, size_t *certslen)
 {
-	const unsigned char	*p = buf, *end = buf + blen, *oid, *sd, *sd_end;
-	const unsigned char	*certs = NULL, *certs_end = NULL, *el;
+	const unsigned char	*p = buf, *end = buf + blen, *h, *oid, *sd;
+	const unsigned char	*sd_end, *c = NULL, *c_end = NULL, *el;
 	unsigned char		*out, *q;
-	long			 len, oidlen, sdlen;
-	int			 tag, cls, cilen, explen;
+	long			 len, oidlen, sdlen, explen, cilen;
+	int			 tag, cls, i;
 
-	/* each header must span exactly to the end: no slack to re-encode */
+	/* each header canonical and spanning exactly to the end */
 	if (blen > INT_MAX / 2 || (len = der_enter(&p, end, &tag, &cls)) < 0 ||
-	    tag != V_ASN1_SEQUENCE || p + len != end)
+	    !header_is(buf, end, len, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL) ||
+	    p + len != end)
 		return NULL;
 	oid = p;
 	if ((len = der_enter(&p, end, &tag, &cls)) < 0 ||
@@ -213,47 +240,57 @@ without_certs(const uint8_t *buf, size_t blen, size_t *outlen)
 		return NULL;
 	p += len;
 	oidlen = p - oid;
+	h = p;
 	if ((len = der_enter(&p, end, &tag, &cls)) < 0 ||
-	    cls != V_ASN1_CONTEXT_SPECIFIC || tag != 0 || p + len != end ||
-	    (len = der_enter(&p, end, &tag, &cls)) < 0 ||
-	    tag != V_ASN1_SEQUENCE || p + len != end)
+	    !header_is(h, end, len, 0, V_ASN1_CONTEXT_SPECIFIC) ||
+	    p + len != end)
+		return NULL;
+	h = p;
+	if ((len = der_enter(&p, end, &tag, &cls)) < 0 ||
+	    !header_is(h, end, len, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL) ||
+	    p + len != end)
 		return NULL;
 	sd = p;
 	sd_end = p + len;
-	while (p < sd_end) {
+	/* version, digestAlgorithms, encapContentInfo, then [0] if any */
+	for (i = 0; p < sd_end; i++) {
 		el = p;
 		if ((len = der_enter(&p, sd_end, &tag, &cls)) < 0)
 			return NULL;
 		p += len;
 		if (cls == V_ASN1_CONTEXT_SPECIFIC && tag == 0) {
-			certs = el;
-			certs_end = p;
+			if (i != 3)
+				return NULL;	/* misplaced: parse() says */
+			c = el;
+			c_end = p;
 		}
 	}
-	if (certs == NULL)
+	if (c == NULL)
 		return NULL;
-	sdlen = (sd_end - sd) - (certs_end - certs);
+	sdlen = (sd_end - sd) - (c_end - c);
 	explen = ASN1_object_size(1, sdlen, V_ASN1_SEQUENCE);
-	cilen = ASN1_object_size(1, oidlen + ASN1_object_size(1, explen, 0),
-	    V_ASN1_SEQUENCE);
-	if (explen <= 0 || cilen <= 0 || (out = malloc((size_t)cilen)) == NULL)
+	cilen = explen > 0 ? ASN1_object_size(1, oidlen +
+	    ASN1_object_size(1, explen, 0), V_ASN1_SEQUENCE) : -1;
+	if (cilen <= 0 || (out = malloc((size_t)cilen)) == NULL)
 		return NULL;
 	q = out;
 	ASN1_put_object(&q, 1, (int)(oidlen + ASN1_object_size(1, explen, 0)),
 	    V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
 	memcpy(q, oid, (size_t)oidlen);
 	q += oidlen;
-	ASN1_put_object(&q, 1, explen, 0, V_ASN1_CONTEXT_SPECIFIC);
+	ASN1_put_object(&q, 1, (int)explen, 0, V_ASN1_CONTEXT_SPECIFIC);
 	ASN1_put_object(&q, 1, (int)sdlen, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
-	memcpy(q, sd, (size_t)(certs - sd));
-	q += certs - sd;
-	memcpy(q, certs_end, (size_t)(sd_end - certs_end));
-	q += sd_end - certs_end;
-	*outlen = (size_t)(q - out);
-	if (*outlen != (size_t)cilen) {
+	memcpy(q, sd, (size_t)(c - sd));
+	q += c - sd;
+	memcpy(q, c_end, (size_t)(sd_end - c_end));
+	q += sd_end - c_end;
+	if (q - out != cilen) {
 		free(out);
 		return NULL;
 	}
+	*outlen = (size_t)cilen;
+	*certs = c;
+	*certslen = (size_t)(c_end - c);
 	return out;
 }
 
@@ -433,6 +470,26 @@ trusted_add(struct seal_trusted *t, X509 *cert, time_t now)
 	pthread_mutex_unlock(&t->mtx);
 }
 
+/* known_certs - whether certificates field H parsed before (H_LEN 32) */
+static int
+known_certs(struct seal_trusted *t, const uint8_t *h, int add)
+{
+	size_t	i;
+	int	found = 0;
+
+	pthread_mutex_lock(&t->mtx);
+	for (i = 0; i < t->nknown && !found; i++)
+		found = memcmp(t->known[i], h, SHA256_DIGEST_LENGTH) == 0;
+	if (!found && add) {
+		memcpy(t->known[t->known_next], h, SHA256_DIGEST_LENGTH);
+		t->known_next = (t->known_next + 1) % SEAL_TRUSTED_MAX;
+		if (t->nknown < SEAL_TRUSTED_MAX)
+			t->nknown++;
+	}
+	pthread_mutex_unlock(&t->mtx);
+	return found;
+}
+
 /*
  * signer_chain_ok - SIGNER chains to K's trust store (CRL and strict
  * flags included) for S/MIME signing, as CMS_verify() would check it;
@@ -478,15 +535,30 @@ seal_verify(const struct seal_keys *k, X509 *signer, const uint8_t *buf,
 	STACK_OF(X509)		*certs = NULL;
 	BIO			*out = NULL;
 	uint8_t			*content = NULL, *bare = NULL;
-	size_t			 barelen;
+	uint8_t			 h[SHA256_DIGEST_LENGTH];
+	const uint8_t		*cf;
+	size_t			 barelen, cflen;
 	unsigned int		 flags = CMS_BINARY;
+	int			 learn = 0;
 
 	ERR_clear_error();
-	/* only SIGNER counts: the embedded certificates need no parsing */
-	if (signer != NULL &&
-	    (bare = without_certs(buf, len, &barelen)) != NULL) {
-		buf = bare;
-		len = barelen;
+	/*
+	 * Only SIGNER counts, so embedded certificates need no parsing --
+	 * once their bytes have been seen to parse (in a message whose
+	 * signature passed): what is accepted must stay readable by
+	 * `openssl cms` when exported.
+	 */
+	if (signer != NULL && k->trusted != NULL &&
+	    (bare = without_certs(buf, len, &barelen, &cf, &cflen)) != NULL) {
+		SHA256(cf, cflen, h);
+		if (known_certs(k->trusted, h, 0)) {
+			buf = bare;
+			len = barelen;
+		} else {
+			free(bare);
+			bare = NULL;
+			learn = 1;
+		}
 	}
 	ERR_clear_error();	/* what a failed look left: parse() tells */
 	cms = parse(buf, len, NID_pkcs7_signed, "signed data", err, errlen);
@@ -519,6 +591,8 @@ seal_verify(const struct seal_keys *k, X509 *signer, const uint8_t *buf,
 		fail(err, errlen, "signature check failed");
 		goto out;
 	}
+	if (learn)
+		known_certs(k->trusted, h, 1);
 	if ((content = take(out, clen)) == NULL)
 		snprintf(err, errlen, "out of memory");
 out:

@@ -39,7 +39,9 @@ struct seal_keys {
  * SEAL_TRUSTED_SECS at most (and never past the certificate's notAfter),
  * the signer certificates whose chain passed against keys->trust; bind
  * it to one trust store, and make a new one when the store changes.
- * Thread-safe.
+ * It also remembers the certificates fields (by SHA-256) of messages
+ * that parsed and verified, so that the same bytes are not parsed again
+ * when the signer is given.  Thread-safe.
  */
 #define SEAL_TRUSTED_SECS	60
 struct seal_trusted	*seal_trusted_new(void);

@@ -7,8 +7,10 @@
  * batch's single commit (fsync) comes before any done() callback runs.
  */
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -32,6 +35,8 @@
  * system really is (nearly) full: below 2 MiB or 1 % free. */
 #define STORE_FULL_BYTES	(2ull << 20)
 #define STORE_FULL_PERCENT	1
+/* How often at most the map's resident pages are handed back (below). */
+#define STORE_RELEASE_MS	250
 
 struct store_op {
 	store_apply_fn	 apply;
@@ -59,7 +64,10 @@ struct store {
 	struct store_txn *rcache;	/* a reset read txn kept for renew */
 	int		 nreaders;	/* read txns handed out, not ended */
 	int		 map_full;	/* an operation hit MDB_MAP_FULL */
+	uint64_t	 released_ms;	/* last release_map(), monotonic */
 };
+
+static void	release_map(struct store *);
 
 struct store_txn {
 	struct store	*s;
@@ -295,10 +303,14 @@ store_open(const char *dir, uint64_t map_size, struct store **out,
 		goto fail;
 	}
 	/*
-	 * Default flags: every commit is fsync'd.  MDB_NOTLS because the
-	 * daemon is single-threaded and keeps a reset read txn for renew.
+	 * Default flags: every commit is fsync'd.  MDB_NOTLS because only
+	 * the loop thread opens transactions and it keeps a reset read txn
+	 * for renew.  MDB_NORDAHEAD: reads are of single records, scattered
+	 * by copy-on-write; read-ahead (and fault-around) would map many
+	 * pages around each one into the resident set.
 	 */
-	if ((mrc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600)) != 0) {
+	if ((mrc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD,
+	    0600)) != 0) {
 		rc = lmdb_open_err(mrc, dir, err, errlen);
 		goto fail;
 	}
@@ -604,6 +616,47 @@ again:
 	return COMITY_ESTOREFULL;
 }
 
+/*
+ * release_map - every STORE_RELEASE_MS at most, after commits and reads:
+ * unmap the pages of the LMDB map this process touched (MADV_DONTNEED on
+ * a shared read-only file mapping drops page-table entries only; the
+ * pages stay in the page cache and come back on the next read, same
+ * bytes).  Without it every page of a store that only grows -- the
+ * outbox and inbox keep their history, and each commit writes its pages
+ * afresh -- stays in the daemon's resident set once read, and the RSS an
+ * operator sees follows the store's size, not the memory the daemon
+ * holds.
+ */
+static void
+release_map(struct store *s)
+{
+	struct timespec		ts;
+	struct stat		st;
+	mdb_filehandle_t	fd;
+	FILE			*f;
+	char			 line[512];
+	unsigned long		 lo, hi, ino;
+	unsigned int		 maj, min;
+	uint64_t		 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (now - s->released_ms < STORE_RELEASE_MS)
+		return;
+	s->released_ms = now;
+	/* LMDB does not say where it mapped the file: find it by inode */
+	if (mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) == -1 ||
+	    (f = fopen("/proc/self/maps", "re")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &lo, &hi, &maj,
+		    &min, &ino) == 5 && ino == st.st_ino &&
+		    makedev(maj, min) == st.st_dev && hi > lo &&
+		    madvise((void *)lo, hi - lo, MADV_DONTNEED) == -1)
+			log_debug("store: madvise: %s", strerror(errno));
+	fclose(f);
+}
+
 /* flush_chunks - commit the first TOTAL queued ops, BATCH_MAX_OPS per txn */
 static int
 flush_chunks(struct store *s, size_t total)
@@ -634,6 +687,7 @@ flush_chunks(struct store *s, size_t total)
 		}
 	}
 	s->flushing = 0;
+	release_map(s);
 	if (s->head != NULL && s->ev != NULL && !s->ev_active) {
 		static const struct timeval now = { 0, 0 };
 
@@ -709,6 +763,7 @@ store_read_end(struct store_txn *t)
 		mdb_txn_abort(t->txn);
 		free(t);
 	}
+	release_map(s);		/* a listing or an export reads much */
 }
 
 static int

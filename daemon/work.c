@@ -147,6 +147,7 @@ work_init(struct event_base *base, unsigned int n)
 	jobq_init(&urgentq);
 	jobq_init(&normalq);
 	jobq_init(&doneq);
+	stopping = 0;	/* a pool stopped before starts again */
 	if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("work: pipe");
 	wake_ev = event_new(base, wake[0], EV_READ | EV_PERSIST, wake_cb,

@@ -68,6 +68,9 @@
 #define LOCAL_MAX_WATCHERS	(LOCAL_MAX_CLIENTS * 3 / 4)
 #define LIST_PAGE_MAX		1000
 #define LIST_PAGE_DEFAULT	200
+/* Requests in one local batch submit: the answer holds a result for each,
+ * and a whole batch fits one group commit (BATCH_MAX_OPS). */
+#define SUBMIT_BATCH_MAX	256
 /* Audit export pages (audit.h): records, stored bytes, records looked at
  * (a filter matching little still answers within a few ms). */
 #define AUDIT_PAGE_MAX		1000

@@ -8,6 +8,14 @@
  * before the commit leaves its operation detached (op->c = NULL); the
  * operation still completes and is freed by its callback.
  *
+ * A batch submit is one operation of up to SUBMIT_BATCH_MAX queue
+ * submits, each with its own outcome: it is answered once the last of
+ * them has completed, with their results in the batch's order.  A bad
+ * item fails alone.  Items are submitted together, so that they share
+ * commits, except those repeating an idempotency key of an earlier item:
+ * they wait, round after round, until that one is done, and so behave as
+ * if each item had been submitted after the one before.
+ *
  * Bounds: frame length (LOCAL_FRAME_MAX) checked from the header before
  * the payload is pulled up, bounded decoding, unsent output
  * (LOCAL_OUTPUT_MAX) checked before a response is queued, at most
@@ -62,6 +70,7 @@
 #define LOCAL_SOCKET_MODE	0660
 
 struct local_op;
+struct local_item;
 
 enum local_watch {
 	LOCAL_WATCH_NONE = 0,		/* an ordinary client */
@@ -88,6 +97,25 @@ struct local_op {
 	struct local_client	*c;		/* NULL once the client left */
 	int			 op;		/* LocalRequest op case */
 	uint8_t			 id[ENVELOPE_ID_LEN];
+	struct queue_submit_res	 res;
+	/* SUBMIT_BATCH */
+	struct local_item	*items;		/* n_items, in the batch's
+						   order */
+	size_t			 n_items;
+	size_t			 round;		/* the round running */
+	size_t			 rounds;
+	size_t			 waiting;	/* items of the round not
+						   completed yet */
+	uint32_t		 uid;
+};
+
+/* One item of a batch submit and its outcome. */
+struct local_item {
+	struct local_op		*op;		/* the batch */
+	size_t			 round;		/* earlier items with its key */
+	Comity__SubmitReq	*copy;		/* round > 0: the request until
+						   it is submitted */
+	int			 rc;		/* 0 or COMITY_E*, once done */
 	struct queue_submit_res	 res;
 };
 
@@ -122,6 +150,7 @@ op_name(int op)
 	case COMITY__LOCAL_REQUEST__OP_AUDIT_VERIFY:	return "audit-verify";
 	case COMITY__LOCAL_REQUEST__OP_AUDIT_CHECKPOINT: return "audit-checkpoint";
 	case COMITY__LOCAL_REQUEST__OP_TIMELINE:	return "timeline";
+	case COMITY__LOCAL_REQUEST__OP_SUBMIT_BATCH:	return "submit-batch";
 	default:					return "unknown";
 	}
 }
@@ -386,6 +415,220 @@ do_submit(struct local_client *c, const Comity__SubmitReq *req)
 	rc = queue_submit(req, (uint32_t)c->uid, &op->res, op_done_cb, op);
 	if (rc != 0)
 		op_abort(c, op, rc, op->res.err);
+}
+
+/* ------------------------------------------------------------ batches */
+
+/* libcomity refuses a larger batch itself, with the same reason */
+_Static_assert(SUBMIT_BATCH_MAX == COMITY_BATCH_MAX,
+    "the batch bound differs from the one libcomity documents");
+
+/* Free batch OP (its client has had its answer or has left). */
+static void
+batch_free(struct local_op *op)
+{
+	size_t	i;
+
+	for (i = 0; i < op->n_items; i++)
+		wire_free(op->items[i].copy);
+	free(op->items);
+	free(op);
+}
+
+/*
+ * Every item of batch OP has completed: log one line for the batch and
+ * answer with one result per item, in order.
+ */
+static void
+batch_answer(struct local_op *op)
+{
+	struct local_client	 *c = op->c;
+	Comity__LocalResponse	  resp = COMITY__LOCAL_RESPONSE__INIT;
+	Comity__SubmitResult	 *res, **ptrs;
+	const struct local_item	 *it, *first = NULL;
+	size_t			  i, ok = 0, existed = 0;
+
+	for (i = 0; i < op->n_items; i++) {
+		it = &op->items[i];
+		if (it->rc == 0) {
+			ok++;
+			existed += it->res.existed != 0;
+		} else if (first == NULL)
+			first = it;
+	}
+	if (c == NULL) {
+		log_info("local op=%s count=%zu ok=%zu failed=%zu: client left "
+		    "before the commit", op_name(op->op), op->n_items, ok,
+		    op->n_items - ok);
+		batch_free(op);
+		return;
+	}
+	c->pending = NULL;
+	if (first == NULL)
+		log_debug("local uid=%u op=%s count=%zu ok=%zu failed=0 "
+		    "existed=%zu", (unsigned)c->uid, op_name(op->op),
+		    op->n_items, ok, existed);
+	else
+		log_warnx("local uid=%u op=%s count=%zu ok=%zu failed=%zu "
+		    "existed=%zu: item %zu rc=%d: %s", (unsigned)c->uid,
+		    op_name(op->op), op->n_items, ok, op->n_items - ok, existed,
+		    (size_t)(first - op->items) + 1, first->rc,
+		    first->res.err[0] != '\0' ? first->res.err :
+		    errtext(first->rc));
+	res = xcalloc(op->n_items, sizeof(*res));
+	ptrs = xcalloc(op->n_items, sizeof(*ptrs));
+	for (i = 0; i < op->n_items; i++) {
+		it = &op->items[i];
+		comity__submit_result__init(&res[i]);
+		res[i].error = it->rc;
+		if (it->rc == 0) {
+			res[i].id.data = (uint8_t *)it->res.id;
+			res[i].id.len = ENVELOPE_ID_LEN;
+			res[i].existed = it->res.existed != 0;
+		} else
+			res[i].message = (char *)(it->res.err[0] != '\0' ?
+			    it->res.err : errtext(it->rc));
+		ptrs[i] = &res[i];
+	}
+	resp.n_results = op->n_items;
+	resp.results = ptrs;
+	respond(c, &resp);
+	free(ptrs);
+	free(res);
+	batch_free(op);
+	/* as op_done_cb() */
+	if (!c->in_process)
+		local_process(c);
+}
+
+static void	batch_item_cb(void *, int);
+
+/*
+ * Submit the items of round op->round: those of REQS (the decoded
+ * request, borrowed) in round 0, their copies after.  On return,
+ * op->waiting counts those still to complete.
+ */
+static void
+batch_round(struct local_op *op, Comity__SubmitReq *const *reqs)
+{
+	struct local_item	*it;
+	size_t			 i;
+	int			 rc;
+
+	/* held, so that an item completing within queue_submit() cannot
+	 * end the round before every item has started */
+	op->waiting = 1;
+	for (i = 0; i < op->n_items; i++) {
+		it = &op->items[i];
+		if (it->round != op->round)
+			continue;
+		op->waiting++;
+		rc = queue_submit(it->copy != NULL ? it->copy : reqs[i],
+		    op->uid, &it->res, batch_item_cb, it);
+		if (rc != 0) {
+			/* refused at once: no callback */
+			it->rc = rc;
+			op->waiting--;
+		}
+		wire_free(it->copy);
+		it->copy = NULL;
+	}
+	op->waiting--;
+}
+
+/* The round is over: run the next ones, and answer after the last. */
+static void
+batch_next(struct local_op *op)
+{
+	while (op->waiting == 0 && ++op->round < op->rounds)
+		batch_round(op, NULL);
+	if (op->waiting == 0)
+		batch_answer(op);
+}
+
+static void
+batch_item_cb(void *arg, int rc)
+{
+	struct local_item	*it = arg;
+	struct local_op		*op = it->op;
+
+	it->rc = rc;
+	if (--op->waiting == 0)
+		batch_next(op);
+}
+
+/* A copy of REQ, for a later round. */
+static Comity__SubmitReq *
+batch_copy(const Comity__SubmitReq *req)
+{
+	Comity__SubmitReq	*copy;
+	uint8_t			*buf;
+	size_t			 len;
+
+	if ((buf = wire_pack(&req->base, 0, &len)) == NULL)
+		fatalx("local: out of memory copying a batch item");
+	copy = wire_unpack(&comity__submit_req__descriptor, buf, len);
+	free(buf);
+	if (copy == NULL)
+		fatalx("local: cannot copy a batch item");
+	return copy;
+}
+
+/* Each item's round: how many items before it repeat its key. */
+static void
+batch_rounds(struct local_op *op, Comity__SubmitReq *const *reqs)
+{
+	const char	*key;
+	size_t		 i, j;
+
+	op->rounds = 1;
+	for (i = 0; i < op->n_items; i++) {
+		key = reqs[i]->idempotency_key;
+		if (key == NULL || key[0] == '\0')
+			continue;
+		for (j = 0; j < i; j++)
+			if (reqs[j]->idempotency_key != NULL &&
+			    strcmp(reqs[j]->idempotency_key, key) == 0)
+				op->items[i].round++;
+		if (op->items[i].round > 0) {
+			op->items[i].copy = batch_copy(reqs[i]);
+			if (op->items[i].round >= op->rounds)
+				op->rounds = op->items[i].round + 1;
+		}
+	}
+}
+
+static void
+do_submit_batch(struct local_client *c, const Comity__SubmitBatchReq *req)
+{
+	struct local_op	*op;
+	char		 msg[128];
+	size_t		 i;
+
+	if (req == NULL || req->n_items == 0) {
+		log_op(c, COMITY__LOCAL_REQUEST__OP_SUBMIT_BATCH, NULL,
+		    COMITY_EINVAL, "empty batch");
+		respond_error(c, COMITY_EINVAL, "empty batch: no requests");
+		return;
+	}
+	if (req->n_items > SUBMIT_BATCH_MAX) {
+		snprintf(msg, sizeof(msg), "batch of %zu requests: at most %u "
+		    "in one batch", req->n_items, (unsigned)SUBMIT_BATCH_MAX);
+		log_op(c, COMITY__LOCAL_REQUEST__OP_SUBMIT_BATCH, NULL,
+		    COMITY_ETOOBIG, msg);
+		respond_error(c, COMITY_ETOOBIG, msg);
+		return;
+	}
+	op = op_new(c, COMITY__LOCAL_REQUEST__OP_SUBMIT_BATCH);
+	op->items = xcalloc(req->n_items, sizeof(*op->items));
+	op->n_items = req->n_items;
+	op->uid = (uint32_t)c->uid;
+	for (i = 0; i < op->n_items; i++)
+		op->items[i].op = op;
+	batch_rounds(op, req->items);
+	batch_round(op, req->items);
+	if (op->waiting == 0)
+		batch_next(op);
 }
 
 static void
@@ -958,6 +1201,9 @@ dispatch(struct local_client *c, const Comity__LocalRequest *req)
 		break;
 	case COMITY__LOCAL_REQUEST__OP_AUDIT_CHECKPOINT:
 		do_audit_checkpoint(c);
+		break;
+	case COMITY__LOCAL_REQUEST__OP_SUBMIT_BATCH:
+		do_submit_batch(c, req->submit_batch);
 		break;
 	default:
 		log_op(c, 0, NULL, COMITY_EINVAL, "unknown operation");

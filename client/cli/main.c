@@ -28,11 +28,22 @@ static const struct command {
 	{ "submit", cmd_submit,
 	  "submit --to ID --type TYPE [--urgent] [--case REF] [--basis TEXT]\n"
 	  "              [--lang TAG] [--subject TEXT] [--their-ref REF]\n"
-	  "              [--reply-to ID] [--expires DURATION] [--key KEY] FILE...",
+	  "              [--reply-to ID] [--expires DURATION] [--key KEY] FILE...\n"
+	  "  submit --batch FILE",
 	  "Queue a request with FILE... as its documents and print its id.\n"
 	  "TYPE is mla, extradition, confiscation, transfer,\n"
 	  "joint_investigation (jit) or other.  --expires takes a duration\n"
-	  "(30m, 2h, 1d); --key makes a repeated submit return the same id." },
+	  "(30m, 2h, 1d); --key makes a repeated submit return the same id.\n"
+	  "--batch FILE (- for standard input): queue up to 256 requests in\n"
+	  "one round trip, committed together.  FILE holds one JSON object\n"
+	  "per line with the options' fields: to, type, urgent (true or\n"
+	  "false), case, basis, lang, subject, their_ref, reply_to, expires,\n"
+	  "key, and files (a list of paths); to, type and files are required.\n"
+	  "The file is checked whole before anything is sent.  Each request\n"
+	  "succeeds or fails on its own; one line per request is printed, in\n"
+	  "order: its id, or - when it failed, with the reason on stderr\n"
+	  "(--json: {line, id, existed, error}).  The exit status is that of\n"
+	  "the first failure." },
 	{ "status", cmd_status, "status ID [--timeline]",
 	  "Show the state of a request, its per-state times and receipts.\n"
 	  "--timeline: every event of the request on both sides, as far as\n"

@@ -15,7 +15,8 @@
  * comity_close():
  *
  *  - comity_submit() queues a request to a counterpart; it returns only
- *    after the daemon has committed it durably;
+ *    after the daemon has committed it durably; comity_submit_batch()
+ *    queues many in one round trip, committed together;
  *  - comity_status(), comity_list() report outbox and inbox items;
  *  - comity_fetch() returns an arrived request with its documents and
  *    comity_ack() marks it retrieved (a signed RETRIEVED receipt then
@@ -340,6 +341,63 @@ struct comity_submit {
  */
 COMITY_EXPORT int comity_submit(comity_conn *conn,
     const struct comity_submit *req, char id[33], int *existed);
+
+/** The most requests one comity_submit_batch() call may carry. */
+#define COMITY_BATCH_MAX	256
+
+/** The outcome of one request of a batch (comity_submit_batch()). */
+struct comity_submit_result {
+	int		 error;		/**< 0, or the #comity_error code that
+					     comity_submit() would have returned
+					     for this request */
+	char		 id[33];	/**< error 0: the request id (32
+					     lower-case hex digits); else "" */
+	int		 existed;	/**< error 0: 1 when the idempotency key
+					     was known, else 0 */
+	char		 message[256];	/**< error != 0: the one-line reason
+					     (control bytes shown as '?');
+					     else "" */
+};
+
+/**
+ * @brief Queue many requests in one round trip.
+ *
+ * Each request is checked and queued as comity_submit() would queue it,
+ * and succeeds or fails on its own: one refused request (an unknown
+ * counterpart, a type it does not accept, a bad argument) does not stop
+ * the others.  The daemon commits the requests of a batch together, in
+ * as few transactions and disk syncs as it can instead of one each, and
+ * answers once every request is committed or refused; the outcome of
+ * each is in @p results, in the order of @p reqs.  Idempotency keys work
+ * as if the requests were submitted one after the other with
+ * comity_submit(), within a batch too: of a key given twice, the first
+ * creates the request and the second result has its id with @c existed
+ * set.
+ * @param[in] conn the connection.
+ * @param[in] reqs the requests (borrowed for the call).
+ * @param[in] n their number, 1 to #COMITY_BATCH_MAX.
+ * @param[out] results the caller's array of @p n results, filled on
+ * every return but #COMITY_EINVAL: on a failure of the whole call, each
+ * result holds its code and reason.
+ * @note Nothing is allocated for the caller.  A request with an invalid
+ * argument (as comity_submit() checks them) is not sent: its result is
+ * #COMITY_EINVAL with the reason.  The documents of all the requests
+ * together must fit one frame of the local socket.
+ * @retval 0 the batch was answered: every result holds its request's
+ * outcome (some may have failed).
+ * @retval COMITY_EINVAL @p conn, @p reqs or @p results is NULL, or @p n
+ * is 0.
+ * @retval COMITY_ETOOBIG @p n is above #COMITY_BATCH_MAX, or the batch
+ * does not fit a frame; nothing was sent.
+ * @retval COMITY_ENOMEM, COMITY_EIO, COMITY_EPROTO, COMITY_ETIMEDOUT
+ * see @ref failures; the outcome of each request is then unknown: repeat
+ * the batch with the same idempotency keys to learn it.
+ * @retval other a code the daemon returned for the whole batch (see
+ * comity_errmsg()); nothing was queued.
+ */
+COMITY_EXPORT int comity_submit_batch(comity_conn *conn,
+    const struct comity_submit *reqs, size_t n,
+    struct comity_submit_result *results);
 /** @} */
 
 /**

@@ -6,6 +6,7 @@
  * strings) so that comity_free() frees them; a fetched request keeps the
  * decoded response behind it instead of copying documents.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,54 +58,76 @@ take_bytes(comity_conn *c, Comity__LocalResponse *r,
 
 /* ------------------------------------------------------------ submit */
 
-COMITY_EXPORT int
-comity_submit(comity_conn *c, const struct comity_submit *s, char id[33],
-    int *existed)
-{
-	Comity__LocalRequest	 req = COMITY__LOCAL_REQUEST__INIT;
-	Comity__SubmitReq	 sub = COMITY__SUBMIT_REQ__INIT;
-	Comity__Document	*docs = NULL, **dp = NULL;
-	Comity__LocalResponse	*r = NULL;
-	uint8_t			 reply[ID_LEN];
-	size_t			 i;
-	int			 rc;
+/* One SubmitReq and what it points to. */
+struct sub_msg {
+	Comity__SubmitReq	  sub;
+	Comity__Document	 *docs;		/* owned */
+	Comity__Document	**dp;		/* owned */
+	uint8_t			  reply[ID_LEN];
+	int			  sent;		/* batch: part of the request */
+};
 
-	if (c == NULL || s == NULL || id == NULL)
+static void
+sub_free(struct sub_msg *m)
+{
+	free(m->docs);
+	free(m->dp);
+	m->docs = NULL;
+	m->dp = NULL;
+}
+
+/*
+ * sub_build - M from S, strings borrowed from S.  Returns 0, COMITY_EINVAL
+ * with the reason in WHY, or COMITY_ENOMEM; free M with sub_free() either
+ * way.
+ */
+static int
+sub_build(const struct comity_submit *s, struct sub_msg *m, char *why,
+    size_t whylen)
+{
+	size_t	i;
+
+	comity__submit_req__init(&m->sub);
+	m->docs = NULL;
+	m->dp = NULL;
+	if (s->to == NULL || !wire_id_valid(s->to)) {
+		snprintf(why, whylen, "invalid recipient authority id");
 		return COMITY_EINVAL;
-	id[0] = '\0';
-	if (existed != NULL)
-		*existed = 0;
-	if (s->to == NULL || !wire_id_valid(s->to))
-		return conn_seterr(c, COMITY_EINVAL, "invalid recipient "
-		    "authority id");
-	if (s->type <= COMITY_TYPE_UNSPECIFIED || s->type > COMITY_TYPE_OTHER)
-		return conn_seterr(c, COMITY_EINVAL, "invalid request type");
-	if (s->ndocs > 0 && s->docs == NULL)
-		return conn_seterr(c, COMITY_EINVAL, "no documents given");
-	sub.to = (char *)s->to;
-	sub.type = (Comity__RequestType)s->type;
-	sub.priority = s->urgent ? COMITY__PRIORITY__PRIORITY_URGENT :
+	}
+	if (s->type <= COMITY_TYPE_UNSPECIFIED || s->type > COMITY_TYPE_OTHER) {
+		snprintf(why, whylen, "invalid request type");
+		return COMITY_EINVAL;
+	}
+	if (s->ndocs > 0 && s->docs == NULL) {
+		snprintf(why, whylen, "no documents given");
+		return COMITY_EINVAL;
+	}
+	m->sub.to = (char *)s->to;
+	m->sub.type = (Comity__RequestType)s->type;
+	m->sub.priority = s->urgent ? COMITY__PRIORITY__PRIORITY_URGENT :
 	    COMITY__PRIORITY__PRIORITY_NORMAL;
-	sub.case_ref = (char *)str(s->case_ref);
-	sub.legal_basis = (char *)str(s->basis);
-	sub.language = (char *)str(s->lang);
-	sub.subject = (char *)str(s->subject);
-	sub.their_ref = (char *)str(s->their_ref);
-	sub.idempotency_key = (char *)str(s->idempotency_key);
-	sub.expires_at_ns = s->expires_at_ns;
+	m->sub.case_ref = (char *)str(s->case_ref);
+	m->sub.legal_basis = (char *)str(s->basis);
+	m->sub.language = (char *)str(s->lang);
+	m->sub.subject = (char *)str(s->subject);
+	m->sub.their_ref = (char *)str(s->their_ref);
+	m->sub.idempotency_key = (char *)str(s->idempotency_key);
+	m->sub.expires_at_ns = s->expires_at_ns;
 	if (s->reply_to != NULL && s->reply_to[0] != '\0') {
-		if (wire_id_parse(s->reply_to, reply) == -1)
-			return conn_seterr(c, COMITY_EINVAL, "invalid reply-to "
-			    "id (32 hexadecimal digits expected)");
-		sub.in_reply_to.data = reply;
-		sub.in_reply_to.len = ID_LEN;
+		if (wire_id_parse(s->reply_to, m->reply) == -1) {
+			snprintf(why, whylen, "invalid reply-to id (32 "
+			    "hexadecimal digits expected)");
+			return COMITY_EINVAL;
+		}
+		m->sub.in_reply_to.data = m->reply;
+		m->sub.in_reply_to.len = ID_LEN;
 	}
 	if (s->ndocs > 0) {
-		docs = cm_calloc(s->ndocs, sizeof(*docs));
-		dp = cm_calloc(s->ndocs, sizeof(*dp));
-		if (docs == NULL || dp == NULL) {
-			rc = conn_seterr(c, COMITY_ENOMEM, "out of memory");
-			goto out;
+		m->docs = cm_calloc(s->ndocs, sizeof(*m->docs));
+		m->dp = cm_calloc(s->ndocs, sizeof(*m->dp));
+		if (m->docs == NULL || m->dp == NULL) {
+			snprintf(why, whylen, "out of memory");
+			return COMITY_ENOMEM;
 		}
 	}
 	for (i = 0; i < s->ndocs; i++) {
@@ -112,22 +135,44 @@ comity_submit(comity_conn *c, const struct comity_submit *s, char id[33],
 
 		if (d->name == NULL || d->name[0] == '\0' ||
 		    (d->data == NULL && d->len > 0)) {
-			rc = conn_seterr(c, COMITY_EINVAL, "document %zu has no "
-			    "name or no data", i + 1);
-			goto out;
+			snprintf(why, whylen, "document %zu has no name or no "
+			    "data", i + 1);
+			return COMITY_EINVAL;
 		}
-		comity__document__init(&docs[i]);
-		docs[i].name = (char *)d->name;
-		docs[i].media_type = (char *)(d->media_type != NULL ?
+		comity__document__init(&m->docs[i]);
+		m->docs[i].name = (char *)d->name;
+		m->docs[i].media_type = (char *)(d->media_type != NULL ?
 		    d->media_type : "application/octet-stream");
-		docs[i].content.data = (uint8_t *)(uintptr_t)d->data;
-		docs[i].content.len = d->len;
-		dp[i] = &docs[i];
+		m->docs[i].content.data = (uint8_t *)(uintptr_t)d->data;
+		m->docs[i].content.len = d->len;
+		m->dp[i] = &m->docs[i];
 	}
-	sub.n_documents = s->ndocs;
-	sub.documents = dp;
+	m->sub.n_documents = s->ndocs;
+	m->sub.documents = m->dp;
+	return 0;
+}
+
+COMITY_EXPORT int
+comity_submit(comity_conn *c, const struct comity_submit *s, char id[33],
+    int *existed)
+{
+	Comity__LocalRequest	 req = COMITY__LOCAL_REQUEST__INIT;
+	Comity__LocalResponse	*r = NULL;
+	struct sub_msg		 m;
+	char			 why[CONN_MSG_MAX];
+	int			 rc;
+
+	if (c == NULL || s == NULL || id == NULL)
+		return COMITY_EINVAL;
+	id[0] = '\0';
+	if (existed != NULL)
+		*existed = 0;
+	if ((rc = sub_build(s, &m, why, sizeof(why))) != 0) {
+		rc = conn_seterr(c, rc, "%s", why);
+		goto out;
+	}
 	req.op_case = COMITY__LOCAL_REQUEST__OP_SUBMIT;
-	req.submit = &sub;
+	req.submit = &m.sub;
 	if ((rc = conn_call(c, &req, &r)) != 0)
 		goto out;
 	if (r->id.len != ID_LEN) {
@@ -139,8 +184,137 @@ comity_submit(comity_conn *c, const struct comity_submit *s, char id[33],
 		*existed = r->existed != 0;
 	wire_free(r);
 out:
-	free(docs);
-	free(dp);
+	sub_free(&m);
+	return rc;
+}
+
+/* One line of reason M (the daemon's, or ours) into OUT, control bytes
+ * shown as '?'. */
+static void
+result_msg(char *out, size_t outlen, const char *m)
+{
+	size_t	i;
+
+	for (i = 0; m[i] != '\0' && m[i] != '\n' && i < outlen - 1; i++)
+		out[i] = (unsigned char)m[i] < 0x20 || m[i] == 0x7f ? '?' :
+		    m[i];
+	out[i] = '\0';
+}
+
+/* The whole batch failed with RC: every result says so. */
+static int
+batch_fail(comity_conn *c, struct comity_submit_result *res, size_t n,
+    int rc)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		memset(&res[i], 0, sizeof(res[i]));
+		res[i].error = rc;
+		result_msg(res[i].message, sizeof(res[i].message),
+		    c->msg[0] != '\0' ? c->msg : comity_strerror(rc));
+	}
+	return rc;
+}
+
+/* Results of the requests sent (M[i].sent) from response R, in order.
+ * Frees R. */
+static int
+batch_results(comity_conn *c, Comity__LocalResponse *r,
+    const struct sub_msg *m, size_t n, size_t nsent,
+    struct comity_submit_result *res)
+{
+	const Comity__SubmitResult	*sr;
+	size_t				 i, k = 0;
+
+	/* exactly one result per request sent, each well formed */
+	if (r->n_results != nsent)
+		return bad_response(c, r, "batch results do not match the "
+		    "requests");
+	for (i = 0; i < r->n_results; i++) {
+		sr = r->results[i];
+		if (sr->error > 0 || (sr->error == 0 && sr->id.len != ID_LEN))
+			return bad_response(c, r, "malformed batch result");
+	}
+	for (i = 0; i < n; i++) {
+		if (!m[i].sent)
+			continue;
+		sr = r->results[k++];
+		res[i].error = sr->error;
+		if (sr->error == 0) {
+			wire_id_hex(sr->id.data, res[i].id);
+			res[i].existed = sr->existed != 0;
+		} else
+			result_msg(res[i].message, sizeof(res[i].message),
+			    sr->message != NULL && sr->message[0] != '\0' ?
+			    sr->message : comity_strerror(sr->error));
+	}
+	wire_free(r);
+	return 0;
+}
+
+COMITY_EXPORT int
+comity_submit_batch(comity_conn *c, const struct comity_submit *reqs,
+    size_t n, struct comity_submit_result *res)
+{
+	Comity__LocalRequest	  req = COMITY__LOCAL_REQUEST__INIT;
+	Comity__SubmitBatchReq	  batch = COMITY__SUBMIT_BATCH_REQ__INIT;
+	Comity__SubmitReq	**items = NULL;
+	Comity__LocalResponse	 *r = NULL;
+	struct sub_msg		 *m = NULL;
+	size_t			  i, nsent = 0;
+	int			  rc;
+
+	if (c == NULL || reqs == NULL || res == NULL)
+		return COMITY_EINVAL;
+	c->msg[0] = '\0';
+	if (n == 0)
+		return conn_seterr(c, COMITY_EINVAL, "empty batch: no "
+		    "requests");
+	if (n > COMITY_BATCH_MAX) {
+		conn_seterr(c, COMITY_ETOOBIG, "batch of %zu requests: at most "
+		    "%d in one batch", n, COMITY_BATCH_MAX);
+		return batch_fail(c, res, n, COMITY_ETOOBIG);
+	}
+	memset(res, 0, n * sizeof(*res));
+	if ((m = cm_calloc(n, sizeof(*m))) == NULL ||
+	    (items = cm_calloc(n, sizeof(*items))) == NULL) {
+		rc = conn_seterr(c, COMITY_ENOMEM, "out of memory");
+		goto fail;
+	}
+	/* a request with a bad argument fails alone, unsent */
+	for (i = 0; i < n; i++) {
+		rc = sub_build(&reqs[i], &m[i], res[i].message,
+		    sizeof(res[i].message));
+		if (rc == COMITY_ENOMEM) {
+			rc = conn_seterr(c, rc, "out of memory");
+			goto fail;
+		}
+		if (rc != 0) {
+			res[i].error = rc;
+			continue;
+		}
+		m[i].sent = 1;
+		items[nsent++] = &m[i].sub;
+	}
+	if (nsent > 0) {
+		batch.n_items = nsent;
+		batch.items = items;
+		req.op_case = COMITY__LOCAL_REQUEST__OP_SUBMIT_BATCH;
+		req.submit_batch = &batch;
+		if ((rc = conn_call(c, &req, &r)) != 0 ||
+		    (rc = batch_results(c, r, m, n, nsent, res)) != 0)
+			goto fail;
+	}
+	rc = 0;
+	goto out;
+fail:
+	batch_fail(c, res, n, rc);
+out:
+	for (i = 0; m != NULL && i < n; i++)
+		sub_free(&m[i]);
+	free(m);
+	free(items);
 	return rc;
 }
 

@@ -51,16 +51,26 @@ touch_frame(const Comity__Frame *f)
 }
 
 static size_t
+touch_submit(const Comity__SubmitReq *s)
+{
+	size_t n = strlen(s->to);
+
+	for (size_t i = 0; i < s->n_documents; i++)
+		n += strlen(s->documents[i]->name) +
+		    s->documents[i]->content.len;
+	return n;
+}
+
+static size_t
 touch_local(const Comity__LocalRequest *r)
 {
 	size_t n = 0;
 
-	if (r->op_case == COMITY__LOCAL_REQUEST__OP_SUBMIT) {
-		n += strlen(r->submit->to);
-		for (size_t i = 0; i < r->submit->n_documents; i++)
-			n += strlen(r->submit->documents[i]->name) +
-			    r->submit->documents[i]->content.len;
-	}
+	if (r->op_case == COMITY__LOCAL_REQUEST__OP_SUBMIT)
+		n += touch_submit(r->submit);
+	if (r->op_case == COMITY__LOCAL_REQUEST__OP_SUBMIT_BATCH)
+		for (size_t i = 0; i < r->submit_batch->n_items; i++)
+			n += touch_submit(r->submit_batch->items[i]);
 	return n;
 }
 

@@ -75,6 +75,8 @@ def frame_seeds():
     local_submit = field(1, LEN, submit)
     local_status = field(2, LEN, field(1, LEN, ENV_ID))
     local_list = field(3, LEN, field(1, VARINT, 1) + field(6, VARINT, 50))
+    local_batch = field(16, LEN, field(1, LEN, submit) * 3 +
+                        field(1, LEN, b""))
     return {
         "hello": frame(hello_f),
         "envelope": frame(env_f),
@@ -85,6 +87,9 @@ def frame_seeds():
         "local_submit": frame(local_submit),
         "local_status": frame(local_status),
         "local_list": frame(local_list),
+        "local_batch": frame(local_batch),
+        # many empty batch items: the allocation budget
+        "many_batch_items": frame(field(16, LEN, b"\x0a\x00" * 5000)),
         # a string cut by an embedded NUL, and a non-minimal varint
         "hello_nul": frame(field(1, LEN, field(1, LEN, "AB\0C"))),
         "hello_longvarint": frame(field(1, LEN, b"\x18\x81\x00")),

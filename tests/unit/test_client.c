@@ -313,6 +313,229 @@ test_submit_invalid(void **state)
 	assert_int_equal(s.nreq, 0);
 }
 
+/* ------------------------------------------------------------ batch */
+
+/*
+ * Batch answers of the fake daemon, chosen by the first item's subject:
+ * "whole" refuses the whole batch, "short" gives one result too few,
+ * "noid" a success without an id.  Otherwise one result per item: a
+ * two-line refusal for a request to KE-BAD, else ID1 with its last byte
+ * the item's position, existed for the key "known".
+ */
+static void
+h_batch(int fd, struct srv *s)
+{
+	Comity__LocalRequest	*rq;
+	Comity__LocalResponse	 resp;
+	Comity__SubmitResult	 res[COMITY_BATCH_MAX], *rp[COMITY_BATCH_MAX];
+	uint8_t			 ids[COMITY_BATCH_MAX][16];
+	const Comity__SubmitReq	*it;
+	const char		*how;
+	size_t			 i, n;
+
+	while ((rq = srv_read(fd, s)) != NULL) {
+		comity__local_response__init(&resp);
+		if (rq->op_case != COMITY__LOCAL_REQUEST__OP_SUBMIT_BATCH ||
+		    rq->submit_batch->n_items == 0 ||
+		    rq->submit_batch->n_items > COMITY_BATCH_MAX) {
+			resp.error = COMITY_EPROTO;
+			srv_send(fd, &resp);
+			continue;
+		}
+		n = rq->submit_batch->n_items;
+		how = rq->submit_batch->items[0]->subject;
+		if (strcmp(how, "whole") == 0) {
+			resp.error = COMITY_EAGAIN;
+			resp.message = (char *)"busy, try again later";
+			srv_send(fd, &resp);
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			it = rq->submit_batch->items[i];
+			comity__submit_result__init(&res[i]);
+			rp[i] = &res[i];
+			if (strcmp(it->to, "KE-BAD") == 0) {
+				res[i].error = COMITY_EUNKNOWNPEER;
+				res[i].message = (char *)"KE-BAD is not "
+				    "in\nthe directory";
+				continue;
+			}
+			memcpy(ids[i], ID1, 16);
+			ids[i][15] = (uint8_t)i;
+			if (strcmp(how, "noid") != 0) {
+				res[i].id.data = ids[i];
+				res[i].id.len = 16;
+			}
+			res[i].existed = strcmp(it->idempotency_key, "known") ==
+			    0;
+		}
+		resp.message = (char *)"ok";
+		resp.n_results = strcmp(how, "short") == 0 ? n - 1 : n;
+		resp.results = rp;
+		srv_send(fd, &resp);
+	}
+}
+
+static void
+batch_reqs(struct comity_submit *r, size_t n, const struct comity_doc *d)
+{
+	size_t	i;
+
+	memset(r, 0, n * sizeof(*r));
+	for (i = 0; i < n; i++) {
+		r[i].to = "KE-ODPP";
+		r[i].type = COMITY_TYPE_MLA;
+		r[i].docs = d;
+		r[i].ndocs = 1;
+	}
+}
+
+static void
+test_submit_batch(void **state)
+{
+	struct comity_doc		 d = { "a.txt", NULL,
+					    (const uint8_t *)"x", 1 };
+	struct comity_submit		 reqs[5], *big;
+	struct comity_submit_result	 res[5], *bigres;
+	Comity__SubmitBatchReq		*b;
+	struct srv			 s;
+	comity_conn			*c;
+	size_t				 i;
+
+	(void)state;
+	big = calloc(COMITY_BATCH_MAX + 1, sizeof(*big));
+	bigres = calloc(COMITY_BATCH_MAX + 1, sizeof(*bigres));
+	assert_non_null(big);
+	assert_non_null(bigres);
+	batch_reqs(reqs, 5, &d);
+	reqs[0].subject = "first";
+	reqs[0].urgent = 1;
+	reqs[1].to = "not an id";		/* refused here, not sent */
+	reqs[2].idempotency_key = "known";
+	reqs[3].to = "KE-BAD";			/* refused by the daemon */
+	reqs[4].reply_to = ID1HEX;
+	srv_start(&s, h_batch);
+	c = conn_to(&s);
+	memset(res, 0x55, sizeof(res));
+	assert_int_equal(comity_submit_batch(c, reqs, 5, res), 0);
+	assert_int_equal(res[0].error, 0);
+	assert_string_equal(res[0].id, "00112233445566778899aabbccddee00");
+	assert_int_equal(res[0].existed, 0);
+	assert_string_equal(res[0].message, "");
+	assert_int_equal(res[1].error, COMITY_EINVAL);
+	assert_string_equal(res[1].id, "");
+	assert_string_equal(res[1].message, "invalid recipient authority id");
+	assert_int_equal(res[2].error, 0);
+	assert_string_equal(res[2].id, "00112233445566778899aabbccddee01");
+	assert_int_equal(res[2].existed, 1);
+	assert_int_equal(res[3].error, COMITY_EUNKNOWNPEER);
+	assert_string_equal(res[3].id, "");
+	/* one line, whatever the daemon sent */
+	assert_string_equal(res[3].message, "KE-BAD is not in");
+	assert_int_equal(res[4].error, 0);
+	assert_string_equal(res[4].id, "00112233445566778899aabbccddee03");
+
+	/* only bad requests: each has its reason, nothing is sent */
+	assert_int_equal(comity_submit_batch(c, &reqs[1], 1, res), 0);
+	assert_int_equal(res[0].error, COMITY_EINVAL);
+	assert_string_equal(res[0].message, "invalid recipient authority id");
+
+	/* above the bound, or empty: refused before anything is sent */
+	batch_reqs(big, COMITY_BATCH_MAX + 1, &d);
+	assert_int_equal(comity_submit_batch(c, big, COMITY_BATCH_MAX + 1,
+	    bigres), COMITY_ETOOBIG);
+	assert_non_null(strstr(comity_errmsg(c), "at most 256 in one batch"));
+	assert_int_equal(bigres[0].error, COMITY_ETOOBIG);
+	assert_int_equal(bigres[COMITY_BATCH_MAX].error, COMITY_ETOOBIG);
+	assert_non_null(strstr(bigres[COMITY_BATCH_MAX].message, "at most"));
+	assert_int_equal(comity_submit_batch(c, big, 0, bigres), COMITY_EINVAL);
+	assert_int_equal(comity_submit_batch(c, NULL, 1, bigres),
+	    COMITY_EINVAL);
+	assert_int_equal(comity_submit_batch(c, big, 1, NULL), COMITY_EINVAL);
+	assert_int_equal(comity_submit_batch(NULL, big, 1, bigres),
+	    COMITY_EINVAL);
+
+	/* allocation failures, call by call: every result says so */
+	for (i = 1; i <= 4; i++) {
+		cm_test.fail_after = (long)i;
+		assert_int_equal(comity_submit_batch(c, reqs, 5, res),
+		    COMITY_ENOMEM);
+		assert_int_equal(res[0].error, COMITY_ENOMEM);
+		assert_int_equal(res[4].error, COMITY_ENOMEM);
+	}
+	cm_test.fail_after = 0;
+
+	/* the largest batch goes whole */
+	assert_int_equal(comity_submit_batch(c, big, COMITY_BATCH_MAX,
+	    bigres), 0);
+	for (i = 0; i < COMITY_BATCH_MAX; i++)
+		assert_int_equal(bigres[i].error, 0);
+	assert_string_equal(bigres[COMITY_BATCH_MAX - 1].id,
+	    "00112233445566778899aabbccddeeff");
+
+	/* the daemon refuses the whole batch */
+	reqs[0].subject = "whole";
+	assert_int_equal(comity_submit_batch(c, reqs, 5, res), COMITY_EAGAIN);
+	assert_int_equal(res[0].error, COMITY_EAGAIN);
+	assert_int_equal(res[4].error, COMITY_EAGAIN);
+	assert_string_equal(res[4].message, "busy, try again later");
+	assert_string_equal(comity_errmsg(c), "busy, try again later");
+	comity_close(c);
+	srv_stop(&s);
+
+	assert_int_equal(s.nreq, 3);
+	assert_int_equal(s.req[0]->op_case,
+	    COMITY__LOCAL_REQUEST__OP_SUBMIT_BATCH);
+	b = s.req[0]->submit_batch;
+	assert_int_equal(b->n_items, 4);
+	assert_string_equal(b->items[0]->subject, "first");
+	assert_int_equal(b->items[0]->priority,
+	    COMITY__PRIORITY__PRIORITY_URGENT);
+	assert_int_equal(b->items[0]->n_documents, 1);
+	assert_string_equal(b->items[0]->documents[0]->name, "a.txt");
+	assert_string_equal(b->items[1]->idempotency_key, "known");
+	assert_string_equal(b->items[2]->to, "KE-BAD");
+	assert_int_equal(b->items[3]->in_reply_to.len, 16);
+	assert_memory_equal(b->items[3]->in_reply_to.data, ID1, 16);
+	assert_int_equal(s.req[1]->submit_batch->n_items, COMITY_BATCH_MAX);
+	free(big);
+	free(bigres);
+}
+
+/* A daemon whose results do not match the batch: a broken connection. */
+static void
+test_submit_batch_hostile(void **state)
+{
+	static const char	*const hows[] = { "short", "noid" };
+	struct comity_doc		 d = { "a.txt", NULL,
+					    (const uint8_t *)"x", 1 };
+	struct comity_submit		 reqs[3];
+	struct comity_submit_result	 res[3];
+	struct srv			 s;
+	comity_conn			*c;
+	size_t				 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(hows) / sizeof(hows[0]); i++) {
+		batch_reqs(reqs, 3, &d);
+		reqs[0].subject = hows[i];
+		srv_start(&s, h_batch);
+		c = conn_to(&s);
+		assert_int_equal(comity_submit_batch(c, reqs, 3, res),
+		    COMITY_EPROTO);
+		assert_non_null(strstr(comity_errmsg(c), "malformed response"));
+		assert_int_equal(res[0].error, COMITY_EPROTO);
+		assert_int_equal(res[2].error, COMITY_EPROTO);
+		assert_string_equal(res[2].id, "");
+		/* the stream position is lost */
+		assert_int_equal(comity_submit_batch(c, reqs, 3, res),
+		    COMITY_EPROTO);
+		comity_close(c);
+		srv_stop(&s);
+		assert_int_equal(s.nreq, 1);
+	}
+}
+
 /* ------------------------------------------------------------ status */
 
 static Comity__ItemInfo *
@@ -1307,6 +1530,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_submit),
 		cmocka_unit_test(test_submit_invalid),
+		cmocka_unit_test(test_submit_batch),
+		cmocka_unit_test(test_submit_batch_hostile),
 		cmocka_unit_test(test_status_and_error),
 		cmocka_unit_test(test_list_paging),
 		cmocka_unit_test(test_list_stop),

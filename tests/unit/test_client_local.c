@@ -64,10 +64,20 @@ static struct {
 	int		 empty_inbox;
 } stub;
 
+/* Idempotency keys "k-..." committed by submits, with their ids. */
+#define NKEYS	8
+static struct {
+	char		 key[32];
+	uint8_t		 id[16];
+} keys[NKEYS];
+static int	 nkeys;
+
 struct delayed {
-	queue_cb	 cb;
-	void		*arg;
-	int		 rc;
+	queue_cb		 cb;
+	void			*arg;
+	int			 rc;
+	struct queue_submit_res	*res;		/* a submit with ... */
+	const char		*key;		/* ... a new key, or NULL */
 };
 
 static void
@@ -77,13 +87,20 @@ delayed_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (d->key != NULL && d->rc == 0 && nkeys < NKEYS) {
+		snprintf(keys[nkeys].key, sizeof(keys[nkeys].key), "%s",
+		    d->key);
+		memcpy(keys[nkeys++].id, d->res->id, 16);
+	}
 	d->cb(d->arg, d->rc);
 	free(d);
 }
 
-/* Complete an operation later, from the loop, as the store's batch does. */
+/* Complete an operation later, from the loop, as the store's batch does;
+ * a submit's KEY (static) is known from then on. */
 static void
-later(queue_cb cb, void *arg, int rc, int ms)
+later_key(queue_cb cb, void *arg, int rc, int ms, struct queue_submit_res *res,
+    const char *key)
 {
 	struct delayed	*d = calloc(1, sizeof(*d));
 	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
@@ -91,13 +108,37 @@ later(queue_cb cb, void *arg, int rc, int ms)
 	d->cb = cb;
 	d->arg = arg;
 	d->rc = rc;
+	d->res = res;
+	d->key = key;
 	event_base_once(cd->base, -1, EV_TIMEOUT, delayed_cb, d, &tv);
+}
+
+static void
+later(queue_cb cb, void *arg, int rc, int ms)
+{
+	later_key(cb, arg, rc, ms, NULL, NULL);
+}
+
+/* KEY if it is one of those the stub keeps ("k-1" ... "k-3"), else NULL */
+static const char *
+stub_key(const char *key)
+{
+	static const char	*const kept[] = { "k-1", "k-2", "k-3" };
+	size_t			 i;
+
+	for (i = 0; key != NULL && i < sizeof(kept) / sizeof(kept[0]); i++)
+		if (strcmp(key, kept[i]) == 0)
+			return kept[i];
+	return NULL;
 }
 
 int
 queue_submit(const Comity__SubmitReq *req, uint32_t uid,
     struct queue_submit_res *res, queue_cb cb, void *arg)
 {
+	const char	*key = stub_key(req->idempotency_key);
+	int		 i;
+
 	memset(res, 0, sizeof(*res));
 	if (strcmp(req->to, "XX-NONE") == 0) {
 		snprintf(res->err, sizeof(res->err), "XX-NONE is not in the "
@@ -109,9 +150,26 @@ queue_submit(const Comity__SubmitReq *req, uint32_t uid,
 	stub.ndocs = req->n_documents;
 	stub.submits++;
 	memset(res->id, 0xab, sizeof(res->id));
+	/* the items of a batch are told apart by their case reference */
+	if (req->case_ref != NULL && req->case_ref[0] != '\0')
+		res->id[15] = (uint8_t)strtoul(req->case_ref, NULL, 10);
 	res->existed = req->idempotency_key != NULL &&
 	    strcmp(req->idempotency_key, "known") == 0;
-	later(cb, arg, 0, stub.submit_delay_ms);
+	for (i = 0; key != NULL && i < nkeys; i++)
+		if (strcmp(keys[i].key, key) == 0) {
+			memcpy(res->id, keys[i].id, 16);
+			res->existed = 1;
+			key = NULL;
+			break;
+		}
+	if (strcmp(req->to, "XX-FULL") == 0) {
+		/* a failure reported at commit time */
+		snprintf(res->err, sizeof(res->err), "store full");
+		later(cb, arg, COMITY_ESTOREFULL, stub.submit_delay_ms);
+	} else if (req->subject != NULL && strcmp(req->subject, "now") == 0)
+		cb(arg, 0);	/* done within the call */
+	else
+		later_key(cb, arg, 0, stub.submit_delay_ms, res, key);
 	return 0;
 }
 
@@ -403,12 +461,18 @@ type_name(int type)
 
 /* Log lines the server wrote that a test looks for (loop thread). */
 static volatile int	 saw_left, saw_debug_op, saw_slow, saw_unread;
-static volatile int	 watch_ends;
+static volatile int	 watch_ends, saw_batch_left;
+static char		 batch_line[512];	/* the last batch's line */
 
 static void
 log_hook(int level, const char *line)
 {
-	if (strstr(line, "client left before the commit") != NULL)
+	if (strstr(line, " op=submit-batch count=") != NULL) {
+		if (strstr(line, "client left before the commit") != NULL)
+			saw_batch_left = 1;
+		else
+			snprintf(batch_line, sizeof(batch_line), "%s", line);
+	} else if (strstr(line, "client left before the commit") != NULL)
 		saw_left = 1;
 	if (level == LOG_LVL_WARN && strstr(line, "watcher reads too slowly") !=
 	    NULL && strstr(line, ": dropped") != NULL)
@@ -1021,9 +1085,245 @@ test_local_client_leaves(void **state)
 	comity_close(c);
 }
 
-/* The server stops while a submit waits for its commit: the operation is
- * detached, completes, and is freed by its callback.  Last of its group:
- * the server is gone afterwards. */
+/* ------------------------------------------------------------ batch */
+
+static void
+batch_reqs(struct comity_submit *r, size_t n, const struct comity_doc *d,
+    char (*cases)[8])
+{
+	size_t	i;
+
+	memset(r, 0, n * sizeof(*r));
+	for (i = 0; i < n; i++) {
+		r[i].to = "KE-ODPP";
+		r[i].type = COMITY_TYPE_MLA;
+		r[i].docs = d;
+		r[i].ndocs = d != NULL ? 1 : 0;
+		snprintf(cases[i], sizeof(cases[i]), "%zu", (i + 1) % 256);
+		r[i].case_ref = cases[i];
+	}
+}
+
+/*
+ * A batch through the library: each item gets its own outcome, in order,
+ * whether it fails at once, at its commit, within the call or in the
+ * library; one log line for the batch.  Then the largest batch of the
+ * smallest requests (the decoding budget is smallest for them).
+ */
+static void
+test_local_batch(void **state)
+{
+	struct comity_doc		 d = { "x.txt", "text/plain",
+					    (const uint8_t *)"hello", 5 };
+	struct comity_submit		 sub[6], *big;
+	struct comity_submit_result	 res[6], *bigres;
+	char				 cases[SUBMIT_BATCH_MAX][8];
+	comity_conn			*c;
+	size_t				 i;
+	int				 before = stub.submits;
+
+	(void)state;
+	batch_reqs(sub, 6, &d, cases);
+	sub[1].to = "XX-NONE";		/* refused by the queue at once */
+	sub[2].idempotency_key = "known";
+	sub[3].to = "XX-FULL";		/* fails at its commit */
+	sub[0].subject = "now";		/* done within queue_submit() */
+	sub[5].to = "bad";		/* refused by the library */
+	stub.submit_delay_ms = 100;
+	c = conn();
+	assert_int_equal(comity_submit_batch(c, sub, 6, res), 0);
+	assert_int_equal(res[0].error, 0);
+	assert_string_equal(res[0].id, "ababababababababababababababab01");
+	assert_int_equal(res[0].existed, 0);
+	assert_int_equal(res[1].error, COMITY_EUNKNOWNPEER);
+	assert_string_equal(res[1].message, "XX-NONE is not in the directory");
+	assert_string_equal(res[1].id, "");
+	assert_int_equal(res[2].error, 0);
+	assert_string_equal(res[2].id, "ababababababababababababababab03");
+	assert_int_equal(res[2].existed, 1);
+	assert_int_equal(res[3].error, COMITY_ESTOREFULL);
+	assert_string_equal(res[3].message, "store full");
+	assert_int_equal(res[4].error, 0);
+	assert_string_equal(res[4].id, "ababababababababababababababab05");
+	assert_int_equal(res[5].error, COMITY_EINVAL);
+	assert_string_equal(res[5].message, "invalid recipient authority id");
+	assert_int_equal(stub.submits, before + 4);
+	assert_int_equal(stub.uid, getuid());
+	assert_non_null(strstr(batch_line, "op=submit-batch count=5 ok=3 "
+	    "failed=2 existed=1: item 2 rc=-11: XX-NONE is not in the "
+	    "directory"));
+
+	/*
+	 * Keys repeated within a batch: as if submitted one after the
+	 * other, though each commit takes 100 ms.  k-1 thrice: the first
+	 * creates, the others exist; k-2 first fails, so the next creates.
+	 */
+	batch_reqs(sub, 6, &d, cases);
+	sub[0].idempotency_key = "k-1";
+	sub[1].idempotency_key = "k-2";
+	sub[1].to = "XX-FULL";
+	sub[2].idempotency_key = "k-1";
+	sub[3].idempotency_key = "k-2";
+	sub[4].idempotency_key = "k-1";
+	sub[5].idempotency_key = "k-3";
+	assert_int_equal(comity_submit_batch(c, sub, 6, res), 0);
+	assert_int_equal(res[0].error, 0);
+	assert_int_equal(res[0].existed, 0);
+	assert_string_equal(res[0].id, "ababababababababababababababab01");
+	assert_int_equal(res[1].error, COMITY_ESTOREFULL);
+	assert_int_equal(res[2].error, 0);
+	assert_int_equal(res[2].existed, 1);
+	assert_string_equal(res[2].id, res[0].id);
+	assert_int_equal(res[3].error, 0);
+	assert_int_equal(res[3].existed, 0);
+	assert_string_equal(res[3].id, "ababababababababababababababab04");
+	assert_int_equal(res[4].error, 0);
+	assert_int_equal(res[4].existed, 1);
+	assert_string_equal(res[4].id, res[0].id);
+	assert_int_equal(res[5].error, 0);
+	assert_int_equal(res[5].existed, 0);
+	assert_string_equal(res[5].id, "ababababababababababababababab06");
+	assert_non_null(strstr(batch_line, "op=submit-batch count=6 ok=5 "
+	    "failed=1 existed=2: item 2 rc=-4: store full"));
+
+	big = calloc(SUBMIT_BATCH_MAX, sizeof(*big));
+	bigres = calloc(SUBMIT_BATCH_MAX, sizeof(*bigres));
+	assert_non_null(big);
+	assert_non_null(bigres);
+	batch_reqs(big, SUBMIT_BATCH_MAX, NULL, cases);
+	for (i = 0; i < SUBMIT_BATCH_MAX; i++)
+		big[i].case_ref = NULL;
+	stub.submit_delay_ms = 0;
+	assert_int_equal(comity_submit_batch(c, big, SUBMIT_BATCH_MAX, bigres),
+	    0);
+	for (i = 0; i < SUBMIT_BATCH_MAX; i++) {
+		assert_int_equal(bigres[i].error, 0);
+		assert_string_equal(bigres[i].id,
+		    "abababababababababababababababab");
+	}
+	assert_non_null(strstr(batch_line, "op=submit-batch count=256 ok=256 "
+	    "failed=0 existed=0"));
+	free(big);
+	free(bigres);
+	comity_close(c);
+}
+
+/* A raw batch frame of N requests to KE-ODPP, with CASES. */
+static uint8_t *
+raw_batch(size_t n, size_t *len)
+{
+	Comity__LocalRequest	 rq = COMITY__LOCAL_REQUEST__INIT;
+	Comity__SubmitBatchReq	 b = COMITY__SUBMIT_BATCH_REQ__INIT;
+	Comity__SubmitReq	*items, **ptrs;
+	uint8_t			*p;
+	size_t			 i;
+
+	items = calloc(n + 1, sizeof(*items));
+	ptrs = calloc(n + 1, sizeof(*ptrs));
+	assert_non_null(items);
+	assert_non_null(ptrs);
+	for (i = 0; i < n; i++) {
+		comity__submit_req__init(&items[i]);
+		items[i].to = (char *)"KE-ODPP";
+		items[i].type = COMITY__REQUEST_TYPE__TYPE_MLA;
+		ptrs[i] = &items[i];
+	}
+	b.n_items = n;
+	b.items = ptrs;
+	rq.op_case = COMITY__LOCAL_REQUEST__OP_SUBMIT_BATCH;
+	rq.submit_batch = &b;
+	p = raw_request(&rq, len);
+	free(items);
+	free(ptrs);
+	return p;
+}
+
+/*
+ * Batches the library would not send: above the bound and empty, each
+ * refused with a clear error, the connection still served (a request
+ * pipelined behind gets its answer).  Nothing reaches the queue.
+ */
+static void
+test_local_batch_bounds(void **state)
+{
+	Comity__LocalRequest	 e = COMITY__LOCAL_REQUEST__INIT;
+	Comity__LocalRequest	 pr = COMITY__LOCAL_REQUEST__INIT;
+	Comity__SubmitBatchReq	 empty = COMITY__SUBMIT_BATCH_REQ__INIT;
+	Comity__EmptyReq	 er = COMITY__EMPTY_REQ__INIT;
+	Comity__LocalResponse	*r;
+	uint8_t			*pb, *pe, *pp;
+	size_t			 lb, le, lp;
+	int			 fd, before = stub.submits;
+
+	(void)state;
+	pb = raw_batch(SUBMIT_BATCH_MAX + 1, &lb);
+	e.op_case = COMITY__LOCAL_REQUEST__OP_SUBMIT_BATCH;
+	e.submit_batch = &empty;
+	pe = raw_request(&e, &le);
+	pr.op_case = COMITY__LOCAL_REQUEST__OP_PEERS;
+	pr.peers = &er;
+	pp = raw_request(&pr, &lp);
+	fd = raw_connect();
+	assert_int_equal(write(fd, pb, lb), (ssize_t)lb);
+	assert_int_equal(write(fd, pe, le), (ssize_t)le);
+	assert_int_equal(write(fd, pp, lp), (ssize_t)lp);
+	r = raw_response(fd);
+	assert_non_null(r);
+	assert_int_equal(r->error, COMITY_ETOOBIG);
+	assert_string_equal(r->message, "batch of 257 requests: at most 256 in "
+	    "one batch");
+	assert_int_equal(r->n_results, 0);
+	wire_free(r);
+	r = raw_response(fd);
+	assert_non_null(r);
+	assert_int_equal(r->error, COMITY_EINVAL);
+	assert_non_null(strstr(r->message, "empty batch"));
+	wire_free(r);
+	r = raw_response(fd);
+	assert_non_null(r);
+	assert_int_equal(r->error, 0);
+	assert_int_equal(r->n_peers, 1);
+	wire_free(r);
+	close(fd);
+	assert_int_equal(stub.submits, before);
+	free(pb);
+	free(pe);
+	free(pp);
+}
+
+/* The client leaves while its batch waits for the commit: the answer,
+ * once every item is done, goes nowhere; the server keeps serving. */
+static void
+test_local_batch_leaves(void **state)
+{
+	struct comity_peer	*peers;
+	comity_conn		*c;
+	uint8_t			*p;
+	size_t			 len, n;
+	int			 fd, before = stub.submits;
+
+	(void)state;
+	stub.submit_delay_ms = 300;
+	batch_line[0] = '\0';
+	p = raw_batch(3, &len);
+	fd = raw_connect();
+	assert_int_equal(write(fd, p, len), (ssize_t)len);
+	free(p);
+	usleep(50000);
+	close(fd);
+	usleep(500000);		/* the callbacks have run by now */
+	assert_int_equal(stub.submits, before + 3);
+	assert_non_null(strstr(batch_line, "count=3 ok=3 failed=0"));
+	stub.submit_delay_ms = 0;
+	c = conn();
+	assert_int_equal(comity_peers(c, &peers, &n), 0);
+	comity_free(peers);
+	comity_close(c);
+}
+
+/* The server stops while a submit and a batch wait for their commit: the
+ * operations are detached, complete, and are freed by their callbacks.
+ * Last of its group: the server is gone afterwards. */
 static void
 test_local_close_pending(void **state)
 {
@@ -1031,7 +1331,7 @@ test_local_close_pending(void **state)
 	Comity__SubmitReq	 s = COMITY__SUBMIT_REQ__INIT;
 	uint8_t			*p, b;
 	size_t			 len;
-	int			 fd;
+	int			 fd, fd2;
 
 	(void)state;
 	stub.submit_delay_ms = 300;
@@ -1043,13 +1343,20 @@ test_local_close_pending(void **state)
 	fd = raw_connect();
 	assert_int_equal(write(fd, p, len), (ssize_t)len);
 	free(p);
+	p = raw_batch(3, &len);
+	fd2 = raw_connect();
+	assert_int_equal(write(fd2, p, len), (ssize_t)len);
+	free(p);
 	usleep(50000);
 	close_now = 1;
 	/* the server drops us without an answer */
 	assert_int_equal(read(fd, &b, 1), 0);
+	assert_int_equal(read(fd2, &b, 1), 0);
 	close(fd);
+	close(fd2);
 	usleep(500000);
 	assert_true(saw_left);
+	assert_true(saw_batch_left);
 	assert_int_equal(access(sockpath, F_OK), -1);
 }
 
@@ -1527,6 +1834,9 @@ run_local_tests(void)
 		cmocka_unit_test(test_local_garbage),
 		cmocka_unit_test(test_local_unknown_op),
 		cmocka_unit_test(test_local_client_leaves),
+		cmocka_unit_test(test_local_batch),
+		cmocka_unit_test(test_local_batch_bounds),
+		cmocka_unit_test(test_local_batch_leaves),
 		cmocka_unit_test(test_local_watch_filter),
 		cmocka_unit_test(test_local_watch_lib),
 		cmocka_unit_test(test_local_watch_slow),

@@ -30,7 +30,8 @@ void	work_submit(work_fn run, work_fn done, void *arg, int urgent);
 unsigned int work_threads(void);
 /*
  * work_stop - finish every queued job, run their DONE callbacks, join
- * the threads.  work_submit() must not be called afterwards.
+ * the threads.  Afterwards (and before work_init) work_submit() runs a
+ * job inline: RUN, then DONE, before it returns.
  */
 void	work_stop(void);
 

@@ -10,15 +10,23 @@
  * is left empty either way.  Opened content goes on to the decoder the
  * daemon gives it to (Request, ReceiptContent).
  *
+ * Each call is made again through keys with a cache of trusted signers,
+ * as the daemon's are, and must give the same result.  With the signer
+ * given and a cache, seal.c cuts a certificates field it has seen parse
+ * out of a SignedData before parsing the rest; that must never make it
+ * accept what OpenSSL refuses to parse as it is (one CMS object).
+ *
  * Certificates are checked at a fixed time (the day after AA-ONE's
  * notBefore), so runs do not depend on the clock and the keys do not
  * expire for this target.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <openssl/cms.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -32,7 +40,7 @@
 #error "COMITY_FUZZ_KEYS (the directory of the fuzz keys) is not defined"
 #endif
 
-static struct seal_keys	 keys;
+static struct seal_keys	 keys, cached;	/* cached: seal_trusted */
 static X509		*peer;
 
 static void __attribute__((noreturn))
@@ -79,6 +87,35 @@ load_cert(const char *name)
 	return x;
 }
 
+/*
+ * prime - verify one receipt by the peer through the cached keys, so
+ * that its signer and its certificates field are known from the first
+ * input on, whatever the order of the corpus: inputs that keep that
+ * field then take the path where it is cut before parsing.
+ */
+static void
+prime(void)
+{
+	struct seal_keys	 pk = { 0 };
+	uint8_t			*s, *c;
+	size_t			 slen, clen;
+	char			 err[256];
+
+	pk.key = load_key("BB-TWO.key");
+	pk.cert = peer;
+	if ((s = seal_sign(&pk, (const uint8_t *)"prime", 5, &slen, err,
+	    sizeof(err))) == NULL)
+		die("BB-TWO.key (signing)");
+	for (int i = 0; i < 2; i++) {
+		if ((c = seal_verify(&cached, peer, s, slen, &clen, err,
+		    sizeof(err))) == NULL)
+			die("BB-TWO.pem (verifying)");
+		free(c);
+	}
+	free(s);
+	EVP_PKEY_free(pk.key);
+}
+
 static void
 load(void)
 {
@@ -98,6 +135,10 @@ load(void)
 		die("AA-ONE.pem (notBefore)");
 	X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(keys.trust),
 	    timegm(&tm) + 86400);
+	cached = keys;
+	if ((cached.trusted = seal_trusted_new()) == NULL)
+		die("(a cache of trusted signers)");
+	prime();
 	ERR_clear_error();
 }
 
@@ -109,6 +150,42 @@ check(const uint8_t *c, const char *err)
 		abort();	/* the error queue must be drained */
 	if (c == NULL && (err[0] == '\0' || strchr(err, '\n') != NULL))
 		abort();	/* no reason, or not one line */
+}
+
+/* same - the call through the cached keys gave what the first did */
+static void
+same(const uint8_t *c, size_t clen, const uint8_t *c2, size_t c2len)
+{
+	if ((c == NULL) != (c2 == NULL))
+		abort();	/* the cache changed the outcome */
+	if (c != NULL && (clen != c2len || memcmp(c, c2, clen) != 0))
+		abort();
+}
+
+/* parses - DATA is exactly one CMS object for OpenSSL */
+static int
+parses(const uint8_t *data, size_t size)
+{
+	const unsigned char	*p = data;
+	CMS_ContentInfo		*cms;
+	int			 ok;
+
+	if (size == 0 || size > LONG_MAX)
+		return 0;
+	cms = d2i_CMS_ContentInfo(NULL, &p, (long)size);
+	ok = cms != NULL && p == data + size;
+	CMS_ContentInfo_free(cms);
+	ERR_clear_error();
+	return ok;
+}
+
+/* drop - free content not given on */
+static void
+drop(uint8_t *c, size_t clen)
+{
+	if (c != NULL)
+		OPENSSL_cleanse(c, clen);
+	free(c);
 }
 
 /* consume - decode opened content as the daemon would, then free it */
@@ -141,9 +218,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int	 loaded;
 	volatile size_t	 sink = 0;
-	uint8_t		*c;
-	size_t		 clen;
-	char		 err[256];
+	uint8_t		*c, *c2;
+	size_t		 clen, c2len;
+	char		 err[256], err2[256];
 
 	if (!loaded) {
 		load();
@@ -152,15 +229,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int with_signer = 0; with_signer < 2; with_signer++) {
 		X509 *signer = with_signer ? peer : NULL;
 
-		err[0] = '\0';
+		err[0] = err2[0] = '\0';
 		c = seal_open(&keys, signer, data, size, &clen, err,
 		    sizeof(err));
 		check(c, err);
+		c2 = seal_open(&cached, signer, data, size, &c2len, err2,
+		    sizeof(err2));
+		check(c2, err2);
+		same(c, clen, c2, c2len);
+		drop(c2, c2len);
 		sink += consume(c, clen, 1);
-		err[0] = '\0';
+		err[0] = err2[0] = '\0';
 		c = seal_verify(&keys, signer, data, size, &clen, err,
 		    sizeof(err));
 		check(c, err);
+		c2 = seal_verify(&cached, signer, data, size, &c2len, err2,
+		    sizeof(err2));
+		check(c2, err2);
+		same(c, clen, c2, c2len);
+		drop(c2, c2len);
+		/* cutting the certificates repaired nothing */
+		if (c != NULL && !parses(data, size))
+			abort();
 		sink += consume(c, clen, 0);
 	}
 	(void)sink;

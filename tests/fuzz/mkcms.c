@@ -164,6 +164,34 @@ cbc(const struct seal_keys *k, X509 *rcpt, const uint8_t *p, size_t plen,
 	return d;
 }
 
+/*
+ * receipt_certs - a receipt signed by K with no certificate embedded
+ * (NOCERTS) or with EXTRA embedded beside K's: with the signer given,
+ * seal_verify() finds no certificates field, or one it has not seen.
+ */
+static uint8_t *
+receipt_certs(const struct seal_keys *k, int nocerts, X509 *extra,
+    const uint8_t *p, size_t plen, size_t *len)
+{
+	CMS_ContentInfo	*cms;
+	BIO		*in;
+	uint8_t		*d = NULL;
+	unsigned int	 flags = CMS_BINARY | CMS_NOSMIMECAP | CMS_PARTIAL;
+	int		 n;
+
+	if ((in = BIO_new_mem_buf(p, (int)plen)) == NULL ||
+	    (cms = CMS_sign(k->cert, k->key, NULL, NULL,
+	    nocerts ? flags | CMS_NOCERTS : flags)) == NULL ||
+	    (extra != NULL && CMS_add1_cert(cms, extra) != 1) ||
+	    CMS_final(cms, in, NULL, CMS_BINARY) != 1 ||
+	    (n = i2d_CMS_ContentInfo(cms, &d)) <= 0)
+		die("receipt certificates");
+	CMS_ContentInfo_free(cms);
+	BIO_free(in);
+	*len = (size_t)n;
+	return d;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -213,6 +241,12 @@ main(int argc, char *argv[])
 	o = seal_sign(&us, rc, rclen, &len, err, sizeof(err));
 	put("receipt signed by the wrong authority", o, len);
 	free(o);
+	o = receipt_certs(&peer, 1, NULL, rc, rclen, &len);
+	put("receipt without certificates", o, len);
+	OPENSSL_free(o);
+	o = receipt_certs(&peer, 0, us.cert, rc, rclen, &len);
+	put("receipt with another certificate too", o, len);
+	OPENSSL_free(o);
 	free(rc);
 	if ((rc = receipt(COMITY__RECEIPT_KIND__RECEIPT_REJECTED,
 	    "unknown request type", &rclen)) == NULL)

@@ -2,7 +2,9 @@
  * test_seal.c - CMS sealing over mkpki PKIs: sign/verify and seal/open
  * round trips, every kind of tampering, the wrong signer or recipient,
  * revoked, expired and foreign certificates, the content type, and
- * interoperation with the stock openssl cms command in both directions.
+ * interoperation with the stock openssl cms command in both directions;
+ * the cache of trusted signers (struct seal_trusted), and SignedData
+ * whose certificates field is cut, missing or spoiled.
  *
  * Authorities in pki/ (with an empty CRL): A = BE-FPSJ, B = KE-ODPP,
  * C = FR-DACG, B2 = KE-ODPP after a key rotation, OLD = an expired
@@ -18,9 +20,12 @@
 #include <sys/wait.h>
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/cms.h>
 #include <openssl/err.h>
@@ -1198,6 +1203,1118 @@ test_we_open_openssls(void **state)
 	free(msg);
 }
 
+/* ------------------------------------------------------ trusted signers */
+
+/* cached - K with a cache of trusted signers of its own */
+static struct seal_keys
+cached(const struct seal_keys *k)
+{
+	struct seal_keys	c = *k;
+
+	assert_non_null(c.trusted = seal_trusted_new());
+	return c;
+}
+
+/* verify_ok - VERIFY through K from SIGNER gives back exactly MSG */
+static void
+verify_ok(const struct seal_keys *k, X509 *signer, const uint8_t *s,
+    size_t slen, const uint8_t *msg, size_t mlen)
+{
+	uint8_t	*c;
+	size_t	 clen = 0;
+	char	 err[512] = "";
+
+	c = seal_verify(k, signer, s, slen, &clen, err, sizeof(err));
+	expect_content(c, clen, err, msg, mlen);
+}
+
+/* verify_refused - VERIFY through K from SIGNER fails for WANT */
+static void
+verify_refused(const struct seal_keys *k, X509 *signer, const uint8_t *s,
+    size_t slen, const char *want)
+{
+	uint8_t	*c;
+	size_t	 clen;
+	char	 err[512] = "";
+
+	c = seal_verify(k, signer, s, slen, &clen, err, sizeof(err));
+	check_err(c, err, want);
+}
+
+static void
+test_trusted_repeat(void **state)
+{
+	const uint8_t		 msg[] = "verified over and over";
+	const uint8_t		 msg2[] = "and another one";
+	struct seal_keys	 Bc = cached(&B), moved, bare;
+	uint8_t			*s, *s2, *b, *c, *t, *at;
+	size_t			 slen, s2len, blen, clen;
+	char			 err[512];
+
+	(void)state;
+	s = sign(&A, msg, sizeof(msg), &slen);
+	s2 = sign(&A, msg2, sizeof(msg2), &s2len);
+	for (int i = 0; i < 5; i++) {
+		verify_ok(&Bc, A.cert, s, slen, msg, sizeof(msg));
+		/* the cache holds a chain, never a content */
+		verify_ok(&Bc, A.cert, s2, s2len, msg2, sizeof(msg2));
+	}
+	b = seal(&A, B.cert, msg, sizeof(msg), &blen);
+	for (int i = 0; i < 3; i++) {
+		err[0] = '\0';
+		c = seal_open(&Bc, A.cert, b, blen, &clen, err, sizeof(err));
+		expect_content(c, clen, err, msg, sizeof(msg));
+	}
+	/* With A trusted, its signature is still checked every time. */
+	assert_non_null(t = malloc(slen));
+	memcpy(t, s, slen);
+	t[slen - 1] ^= 0x01;
+	for (int i = 0; i < 2; i++)
+		verify_refused(&Bc, A.cert, t, slen, "signature check failed");
+	memcpy(t, s, slen);
+	assert_non_null(at = memmem(t, slen, msg, sizeof(msg) - 1));
+	at[3] ^= 0x01;
+	verify_refused(&Bc, A.cert, t, slen, "signature check failed");
+	free(t);
+
+	/*
+	 * The cache is in use: only to observe it, give the keys another
+	 * trust store (a cache is bound to one).  A's chain is not checked
+	 * again, while the same keys without the cache refuse A.
+	 */
+	moved = Bc;
+	moved.trust = FOREIGN.trust;
+	verify_ok(&moved, A.cert, s, slen, msg, sizeof(msg));
+	bare = moved;
+	bare.trusted = NULL;
+	verify_refused(&bare, A.cert, s, slen,
+	    "unable to get local issuer certificate");
+
+	seal_trusted_free(Bc.trusted);
+	seal_trusted_free(NULL);
+	free(b);
+	free(s2);
+	free(s);
+}
+
+static void
+test_trusted_other_signer(void **state)
+{
+	const uint8_t		 msg[] = "who signed this?";
+	struct seal_keys	 Bc = cached(&B);
+	CMS_ContentInfo		*cms;
+	BIO			*in;
+	uint8_t			*sa, *sc, *sf, *so, *scx, *b, *c;
+	size_t			 salen, sclen, sflen, solen, scxlen;
+	size_t			 blen, clen;
+	char			 err[512] = "";
+
+	(void)state;
+	sa = sign(&A, msg, sizeof(msg), &salen);
+	sc = sign(&C, msg, sizeof(msg), &sclen);
+	sf = sign(&FOREIGN, msg, sizeof(msg), &sflen);
+	so = sign(&OLD, msg, sizeof(msg), &solen);
+	/* C signs, and embeds A's certificate beside its own */
+	assert_non_null(in = BIO_new_mem_buf(msg, sizeof(msg)));
+	assert_non_null(cms = CMS_sign(C.cert, C.key, NULL, in,
+	    CMS_BINARY | CMS_NOSMIMECAP | CMS_PARTIAL));
+	assert_int_equal(CMS_add1_cert(cms, A.cert), 1);
+	assert_int_equal(CMS_final(cms, in, NULL, CMS_BINARY), 1);
+	BIO_free(in);
+	scx = der_of(cms, &scxlen);
+
+	verify_ok(&Bc, A.cert, sa, salen, msg, sizeof(msg));	/* cached */
+	for (int i = 0; i < 2; i++) {
+		verify_refused(&Bc, A.cert, sc, sclen,
+		    "signer certificate not found");
+		verify_refused(&Bc, A.cert, scx, scxlen,
+		    "signer certificate not found");
+		/* the same name as A, another CA and key */
+		verify_refused(&Bc, A.cert, sf, sflen,
+		    "signer certificate not found");
+		verify_refused(&Bc, FOREIGN.cert, sf, sflen,
+		    "unable to get local issuer certificate");
+		verify_refused(&Bc, OLD.cert, so, solen, "expired");
+		verify_ok(&Bc, A.cert, sa, salen, msg, sizeof(msg));
+	}
+	/* Sealed by C to B, A expected. */
+	b = seal(&C, B.cert, msg, sizeof(msg), &blen);
+	c = seal_open(&Bc, A.cert, b, blen, &clen, err, sizeof(err));
+	check_err(c, err, "signer certificate not found");
+	/* C's chain passes too; each signer is told apart. */
+	verify_ok(&Bc, C.cert, sc, sclen, msg, sizeof(msg));
+	verify_refused(&Bc, C.cert, sa, salen, "signer certificate not found");
+	verify_refused(&Bc, A.cert, sc, sclen, "signer certificate not found");
+	seal_trusted_free(Bc.trusted);
+	OPENSSL_free(scx);
+	free(b);
+	free(so);
+	free(sf);
+	free(sc);
+	free(sa);
+}
+
+static void
+test_trusted_revoked(void **state)
+{
+	const uint8_t		 msg[] = "from a revoked key";
+	struct seal_keys	 Rc = cached(&REV_B);
+	struct seal_keys	 Nc = cached(&REV_B_NOCRL), moved;
+	uint8_t			*s, *b, *c;
+	size_t			 slen, blen, clen;
+	char			 err[512];
+
+	(void)state;
+	s = sign(&REV_A, msg, sizeof(msg), &slen);
+	b = seal(&REV_A, REV_B.cert, msg, sizeof(msg), &blen);
+	for (int i = 0; i < 3; i++) {
+		verify_refused(&Rc, REV_A.cert, s, slen, "revoked");
+		err[0] = '\0';
+		c = seal_open(&Rc, REV_A.cert, b, blen, &clen, err,
+		    sizeof(err));
+		check_err(c, err, "revoked");
+	}
+	/* Without the CRL (another store, another cache) it passes ... */
+	for (int i = 0; i < 2; i++)
+		verify_ok(&Nc, REV_A.cert, s, slen, msg, sizeof(msg));
+	/* ... which leaves the store with the CRL as it was. */
+	verify_refused(&Rc, REV_A.cert, s, slen, "revoked");
+	/*
+	 * Never remembered: under a store where REV_A does not chain at all
+	 * (used only to look into the cache), it is not taken as checked.
+	 */
+	moved = Rc;
+	moved.trust = B.trust;
+	verify_refused(&moved, REV_A.cert, s, slen,
+	    "unable to get local issuer certificate");
+	seal_trusted_free(Nc.trusted);
+	seal_trusted_free(Rc.trusted);
+	free(b);
+	free(s);
+}
+
+static void
+test_trusted_per_store(void **state)
+{
+	const uint8_t		 msg[] = "one cache per trust store";
+	struct seal_keys	 Bc = cached(&B), Fc = cached(&FOREIGN);
+	uint8_t			*sa, *sf;
+	size_t			 salen, sflen;
+
+	(void)state;
+	sa = sign(&A, msg, sizeof(msg), &salen);
+	sf = sign(&FOREIGN, msg, sizeof(msg), &sflen);
+	for (int i = 0; i < 3; i++) {
+		verify_ok(&Bc, A.cert, sa, salen, msg, sizeof(msg));
+		verify_refused(&Fc, A.cert, sa, salen,
+		    "unable to get local issuer certificate");
+		verify_ok(&Fc, FOREIGN.cert, sf, sflen, msg, sizeof(msg));
+		verify_refused(&Bc, FOREIGN.cert, sf, sflen,
+		    "unable to get local issuer certificate");
+	}
+	seal_trusted_free(Fc.trusted);
+	seal_trusted_free(Bc.trusted);
+	free(sf);
+	free(sa);
+}
+
+/* short_lived - a copy of K's certificate, valid SECS seconds more */
+static X509 *
+short_lived(const struct seal_keys *k, long secs)
+{
+	X509		*x;
+	EVP_PKEY	*ca;
+	FILE		*fp;
+
+	assert_non_null(fp = fopen(P("pki/ca.key"), "r"));
+	ca = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
+	fclose(fp);
+	assert_non_null(ca);
+	assert_non_null(x = X509_dup(k->cert));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), secs));
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 0x5eed),
+	    1);
+	assert_true(X509_sign(x, ca, EVP_sha256()) > 0);
+	EVP_PKEY_free(ca);
+	return x;
+}
+
+/* A signer is never taken as checked past its certificate's notAfter. */
+static void
+test_trusted_expiry(void **state)
+{
+	const uint8_t		 msg[] = "signed just before the end";
+	struct seal_keys	 Bc = cached(&B), signer = A;
+	uint8_t			*s;
+	size_t			 slen;
+	time_t			 t0 = time(NULL);
+
+	(void)state;
+	/* at the start of a second, so the one left is a whole one */
+	while (time(NULL) == t0)
+		usleep(10000);
+	signer.cert = short_lived(&A, 1);
+	s = sign(&signer, msg, sizeof(msg), &slen);
+	for (int i = 0; i < 3; i++)
+		verify_ok(&Bc, signer.cert, s, slen, msg, sizeof(msg));
+	for (int i = 0; X509_cmp_current_time(
+	    X509_get0_notAfter(signer.cert)) >= 0; i++) {
+		if (i > 100)
+			fail_msg("the certificate did not expire");
+		usleep(50000);
+	}
+	for (int i = 0; i < 2; i++)
+		verify_refused(&Bc, signer.cert, s, slen, "expired");
+	seal_trusted_free(Bc.trusted);
+	X509_free(signer.cert);
+	free(s);
+}
+
+/* Several threads verify through the same cache at once. */
+struct verifier {
+	const struct seal_keys	*k;
+	const uint8_t		*good, *bad;
+	size_t			 goodlen, badlen;
+	const uint8_t		*msg;
+	size_t			 mlen;
+	int			 failures;
+};
+
+static void *
+verifier_run(void *arg)
+{
+	struct verifier	*v = arg;
+	uint8_t		*c;
+	size_t		 clen;
+	char		 err[512];
+
+	for (int i = 0; i < 40; i++) {
+		err[0] = '\0';
+		c = seal_verify(v->k, A.cert, v->good, v->goodlen, &clen, err,
+		    sizeof(err));
+		if (c == NULL || clen != v->mlen ||
+		    memcmp(c, v->msg, clen) != 0 || ERR_peek_error() != 0)
+			v->failures++;
+		free(c);
+		err[0] = '\0';
+		c = seal_verify(v->k, A.cert, v->bad, v->badlen, &clen, err,
+		    sizeof(err));
+		if (c != NULL || strstr(err, "signer certificate not found")
+		    == NULL || ERR_peek_error() != 0)
+			v->failures++;
+		free(c);
+	}
+	return NULL;
+}
+
+static void
+test_trusted_threads(void **state)
+{
+	const uint8_t		 msg[] = "from four threads";
+	struct seal_keys	 Bc = cached(&B);
+	struct verifier		 v[4];
+	pthread_t		 th[4];
+	uint8_t			*sa, *sc;
+	size_t			 salen, sclen;
+
+	(void)state;
+	sa = sign(&A, msg, sizeof(msg), &salen);
+	sc = sign(&C, msg, sizeof(msg), &sclen);
+	for (int i = 0; i < 4; i++) {
+		v[i] = (struct verifier){ .k = &Bc, .good = sa,
+		    .goodlen = salen, .bad = sc, .badlen = sclen, .msg = msg,
+		    .mlen = sizeof(msg) };
+		assert_int_equal(pthread_create(&th[i], NULL, verifier_run,
+		    &v[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(v[i].failures, 0);
+	}
+	seal_trusted_free(Bc.trusted);
+	free(sc);
+	free(sa);
+}
+
+/* ------------------------------------ embedded certificates, cut or not */
+
+/*
+ * A small DER editor: a signed data is split into its SignedData's
+ * elements, which are put together again in another order, without some,
+ * with others, or under other tags; lengths are re-encoded as DER.
+ */
+struct piece {
+	const uint8_t	*p;
+	size_t		 len;
+};
+
+struct sd {
+	struct piece	 oid;		/* the contentType, whole */
+	struct piece	 el[8];		/* the SignedData's, whole */
+	size_t		 n;
+	size_t		 certs;		/* the index of the [0] */
+};
+
+/* der_len - the element at P (AVAIL bytes): header length, content length */
+static void
+der_len(const uint8_t *p, size_t avail, size_t *hlen, size_t *clen)
+{
+	size_t	n;
+
+	assert_true(avail >= 2);
+	if (p[1] < 0x80) {
+		*hlen = 2;
+		*clen = p[1];
+	} else {
+		n = p[1] & 0x7f;
+		assert_true(n >= 1 && n <= 3 && avail >= 2 + n);
+		*clen = 0;
+		for (size_t i = 0; i < n; i++)
+			*clen = *clen << 8 | p[2 + i];
+		*hlen = 2 + n;
+	}
+	assert_true(*hlen + *clen <= avail);
+}
+
+/* sd_split - S (DER ContentInfo{signedData}) as its elements */
+static void
+sd_split(const uint8_t *s, size_t slen, struct sd *sd)
+{
+	const uint8_t	*p = s, *end;
+	size_t		 h, l;
+
+	memset(sd, 0, sizeof(*sd));
+	sd->certs = SIZE_MAX;
+	der_len(p, slen, &h, &l);		/* ContentInfo */
+	assert_int_equal(p[0], 0x30);
+	assert_int_equal(h + l, slen);
+	p += h;
+	der_len(p, (size_t)(s + slen - p), &h, &l);	/* contentType */
+	sd->oid.p = p;
+	sd->oid.len = h + l;
+	p += h + l;
+	der_len(p, (size_t)(s + slen - p), &h, &l);	/* [0] EXPLICIT */
+	assert_int_equal(p[0], 0xa0);
+	p += h;
+	der_len(p, (size_t)(s + slen - p), &h, &l);	/* SignedData */
+	assert_int_equal(p[0], 0x30);
+	p += h;
+	end = p + l;
+	assert_true(end == s + slen);
+	while (p < end) {
+		assert_true(sd->n < 8);
+		der_len(p, (size_t)(end - p), &h, &l);
+		if (p[0] == 0xa0)
+			sd->certs = sd->n;
+		sd->el[sd->n].p = p;
+		sd->el[sd->n++].len = h + l;
+		p += h + l;
+	}
+}
+
+struct out {
+	uint8_t	*p;
+	size_t	 len;
+};
+
+static void
+out_put(struct out *o, const void *p, size_t n)
+{
+	assert_non_null(o->p = realloc(o->p, o->len + n + 1));
+	if (n > 0)
+		memcpy(o->p + o->len, p, n);
+	o->len += n;
+}
+
+static void
+out_hdr(struct out *o, uint8_t tag, size_t len)
+{
+	uint8_t	h[5];
+	size_t	n = 0;
+
+	h[n++] = tag;
+	if (len < 0x80)
+		h[n++] = (uint8_t)len;
+	else if (len < 0x100) {
+		h[n++] = 0x81;
+		h[n++] = (uint8_t)len;
+	} else {
+		assert_true(len < 0x10000);
+		h[n++] = 0x82;
+		h[n++] = (uint8_t)(len >> 8);
+		h[n++] = (uint8_t)len;
+	}
+	out_put(o, h, n);
+}
+
+/* how a header gives its length: DER, long form, or BER indefinite */
+enum form { FORM_DER = 0, FORM_LONG, FORM_INDEF };
+
+/* wrap_form - TAG around CONTENT (consumed), its length as FORM says */
+static struct out
+wrap_form(uint8_t tag, struct out content, enum form form)
+{
+	static const uint8_t	 eoc[2] = { 0, 0 };
+	struct out		 o = { NULL, 0 };
+	uint8_t			 h[5] = { tag, 0x80 };
+
+	if (form == FORM_DER)
+		out_hdr(&o, tag, content.len);
+	else if (form == FORM_INDEF)
+		out_put(&o, h, 2);
+	else {
+		assert_true(content.len < 0x10000);
+		h[1] = 0x83;	/* three bytes where two would do */
+		h[2] = 0;
+		h[3] = (uint8_t)(content.len >> 8);
+		h[4] = (uint8_t)content.len;
+		out_put(&o, h, 5);
+	}
+	out_put(&o, content.p, content.len);
+	if (form == FORM_INDEF)
+		out_put(&o, eoc, sizeof(eoc));
+	free(content.p);
+	return o;
+}
+
+/* shape - how to put a SignedData together (tags 0: the usual ones) */
+struct shape {
+	uint8_t		 ci_tag, exp_tag, sd_tag;
+	enum form	 ci_form, exp_form, sd_form;
+	struct piece	 ci_tail;	/* inside ContentInfo, after [0] */
+	struct piece	 exp_tail;	/* inside [0], after SignedData */
+};
+
+/* build - ContentInfo{signedData} of PARTS under SH (malloc'd) */
+static uint8_t *
+build(const struct piece *oid, const struct piece *parts, size_t n,
+    const struct shape *sh, size_t *len)
+{
+	struct out	sd = { NULL, 0 }, exp, ci = { NULL, 0 };
+
+	for (size_t i = 0; i < n; i++)
+		out_put(&sd, parts[i].p, parts[i].len);
+	exp = wrap_form(sh->sd_tag ? sh->sd_tag : 0x30, sd, sh->sd_form);
+	out_put(&exp, sh->exp_tail.p, sh->exp_tail.len);
+	out_put(&ci, oid->p, oid->len);
+	{
+		struct out e = wrap_form(sh->exp_tag ? sh->exp_tag : 0xa0,
+		    exp, sh->exp_form);
+
+		out_put(&ci, e.p, e.len);
+		free(e.p);
+	}
+	out_put(&ci, sh->ci_tail.p, sh->ci_tail.len);
+	ci = wrap_form(sh->ci_tag ? sh->ci_tag : 0x30, ci, sh->ci_form);
+	*len = ci.len;
+	return ci.p;
+}
+
+/* without - the pieces of SD but element SKIP (SIZE_MAX: none) */
+static size_t
+without(const struct sd *sd, size_t skip, struct piece *parts)
+{
+	size_t	n = 0;
+
+	for (size_t i = 0; i < sd->n; i++)
+		if (i != skip)
+			parts[n++] = sd->el[i];
+	return n;
+}
+
+/* sign_nocerts - SignedData by K over MSG with no certificate embedded */
+static uint8_t *
+sign_nocerts(const struct seal_keys *k, const uint8_t *msg, size_t mlen,
+    size_t *len)
+{
+	CMS_ContentInfo	*cms;
+	BIO		*in;
+	uint8_t		*d, *s;
+
+	assert_non_null(in = BIO_new_mem_buf(msg, (int)mlen));
+	cms = CMS_sign(k->cert, k->key, NULL, in,
+	    CMS_BINARY | CMS_NOSMIMECAP | CMS_NOCERTS);
+	BIO_free(in);
+	d = der_of(cms, len);
+	assert_non_null(s = malloc(*len));
+	memcpy(s, d, *len);
+	OPENSSL_free(d);
+	return s;
+}
+
+/* parses - whether OpenSSL takes BUF as exactly one CMS object */
+static int
+parses(const uint8_t *buf, size_t len)
+{
+	const uint8_t	*p = buf;
+	CMS_ContentInfo	*cms = d2i_CMS_ContentInfo(NULL, &p, (long)len);
+	int		 ok = cms != NULL && p == buf + len;
+
+	CMS_ContentInfo_free(cms);
+	ERR_clear_error();
+	return ok;
+}
+
+static void
+test_certs_cut(void **state)
+{
+	const uint8_t		 msg[] = "certificates cut or not";
+	struct seal_keys	 Bc = cached(&B);
+	const struct seal_keys	*ks[2] = { &B, &Bc };
+	struct sd		 sd;
+	struct piece		 parts[8];
+	struct shape		 plain = { 0 };
+	CMS_ContentInfo		*cms;
+	BIO			*in;
+	X509			*ca;
+	uint8_t			*s, *cut, *nc, *more;
+	size_t			 slen, cutlen, nclen, morelen, n;
+
+	(void)state;
+	s = sign(&A, msg, sizeof(msg), &slen);
+	sd_split(s, slen, &sd);
+	assert_true(sd.certs != SIZE_MAX);
+	/* our own cut, byte by byte, and OpenSSL's CMS_NOCERTS */
+	n = without(&sd, sd.certs, parts);
+	cut = build(&sd.oid, parts, n, &plain, &cutlen);
+	assert_true(cutlen < slen);
+	assert_true(parses(cut, cutlen));
+	nc = sign_nocerts(&A, msg, sizeof(msg), &nclen);
+	/* more certificates than the signer's: the CA's and C's */
+	assert_non_null(in = BIO_new_mem_buf(msg, sizeof(msg)));
+	assert_non_null(cms = CMS_sign(A.cert, A.key, NULL, in,
+	    CMS_BINARY | CMS_NOSMIMECAP | CMS_PARTIAL));
+	assert_int_equal(CMS_add1_cert(cms, C.cert), 1);
+	assert_non_null(ca = read_cert(P("pki/ca.pem")));
+	assert_int_equal(CMS_add1_cert(cms, ca), 1);
+	X509_free(ca);
+	assert_int_equal(CMS_final(cms, in, NULL, CMS_BINARY), 1);
+	BIO_free(in);
+	{
+		uint8_t *d = der_of(cms, &morelen);
+
+		assert_non_null(more = malloc(morelen));
+		memcpy(more, d, morelen);
+		OPENSSL_free(d);
+	}
+	assert_true(morelen > slen);
+
+	for (int k = 0; k < 2; k++) {
+		for (int i = 0; i < 2; i++) {
+			verify_ok(ks[k], A.cert, s, slen, msg, sizeof(msg));
+			verify_ok(ks[k], A.cert, cut, cutlen, msg,
+			    sizeof(msg));
+			verify_ok(ks[k], A.cert, nc, nclen, msg, sizeof(msg));
+			verify_ok(ks[k], A.cert, more, morelen, msg,
+			    sizeof(msg));
+			/* what is embedded never stands for the signer */
+			verify_refused(ks[k], C.cert, more, morelen,
+			    "signer certificate not found");
+		}
+		/* Without the signer given, the embedded one is needed. */
+		verify_ok(ks[k], NULL, s, slen, msg, sizeof(msg));
+		verify_ok(ks[k], NULL, more, morelen, msg, sizeof(msg));
+		verify_refused(ks[k], NULL, cut, cutlen,
+		    "signer certificate not found");
+		verify_refused(ks[k], NULL, nc, nclen,
+		    "signer certificate not found");
+	}
+	seal_trusted_free(Bc.trusted);
+	free(more);
+	free(nc);
+	free(cut);
+	free(s);
+}
+
+/*
+ * spoiled - the WHICH-th way of spoiling the certificates field of SD
+ * (certificates embedded) or SN (none), or the tags and lengths around
+ * the SignedData: each result is something OpenSSL refuses to parse.
+ * NULL past the last one.  *WHAT says which.
+ */
+static uint8_t *
+spoiled(int which, const struct sd *sd, const struct sd *sn, size_t *len,
+    const char **what)
+{
+	static const uint8_t	 octets[] = { 0xa0, 0x03, 0x04, 0x01,
+	    0x00 };
+	static const uint8_t	 notcert[] = { 0xa0, 0x05, 0x30, 0x03, 0x02,
+	    0x01, 0x00 };
+	static const uint8_t	 empty0[] = { 0xa0, 0x00 };
+	static const uint8_t	 null[] = { 0x05, 0x00 };
+	const struct piece	 certs = sd->el[sd->certs];
+	struct piece		 parts[10];
+	struct shape		 sh = { 0 };
+	struct out		 o = { NULL, 0 };
+	uint8_t			*v;
+	size_t			 n = 0, h, l, i;
+
+	der_len(certs.p, certs.len, &h, &l);
+	switch (which) {
+	case 0:
+		*what = "certificates: an OCTET STRING";
+		n = without(sd, SIZE_MAX, parts);
+		parts[sd->certs] = (struct piece){ octets, sizeof(octets) };
+		break;
+	case 1:
+		*what = "certificates: a SEQUENCE, not a certificate";
+		n = without(sd, SIZE_MAX, parts);
+		parts[sd->certs] = (struct piece){ notcert, sizeof(notcert) };
+		break;
+	case 2:
+		*what = "certificates: valid ones, then a NULL";
+		out_hdr(&o, 0xa0, l + sizeof(null));
+		out_put(&o, certs.p + h, l);
+		out_put(&o, null, sizeof(null));
+		n = without(sd, SIZE_MAX, parts);
+		parts[sd->certs] = (struct piece){ o.p, o.len };
+		break;
+	case 3:
+		*what = "the certificates field twice";
+		for (i = 0; i < sd->n; i++) {
+			parts[n++] = sd->el[i];
+			if (i == sd->certs)
+				parts[n++] = sd->el[i];
+		}
+		break;
+	case 4:
+		*what = "an empty [0] after the signerInfos";
+		n = without(sd, SIZE_MAX, parts);
+		parts[n++] = (struct piece){ empty0, sizeof(empty0) };
+		break;
+	case 5:
+		*what = "no certificates, an empty [0] after the signerInfos";
+		n = without(sn, SIZE_MAX, parts);
+		parts[n++] = (struct piece){ empty0, sizeof(empty0) };
+		break;
+	case 6:
+		*what = "the certificates before the digest algorithms";
+		parts[n++] = sd->el[0];
+		parts[n++] = certs;
+		for (i = 1; i < sd->n; i++)
+			if (i != sd->certs)
+				parts[n++] = sd->el[i];
+		break;
+	case 7:
+		*what = "the certificates after the signerInfos";
+		n = without(sd, sd->certs, parts);
+		parts[n++] = certs;
+		break;
+	case 8:
+		*what = "a primitive ContentInfo SEQUENCE";
+		n = without(sd, SIZE_MAX, parts);
+		sh.ci_tag = 0x10;
+		break;
+	case 9:
+		*what = "a primitive [0] EXPLICIT";
+		n = without(sd, SIZE_MAX, parts);
+		sh.exp_tag = 0x80;
+		break;
+	case 10:
+		*what = "a primitive SignedData SEQUENCE";
+		n = without(sd, SIZE_MAX, parts);
+		sh.sd_tag = 0x10;
+		break;
+	case 11:
+		*what = "a NULL in the ContentInfo after the [0]";
+		n = without(sd, SIZE_MAX, parts);
+		sh.ci_tail = (struct piece){ null, sizeof(null) };
+		break;
+	case 12:
+		*what = "a NULL in the [0] after the SignedData";
+		n = without(sd, SIZE_MAX, parts);
+		sh.exp_tail = (struct piece){ null, sizeof(null) };
+		break;
+	case 13:
+		*what = "a NULL after the signerInfos";
+		n = without(sd, SIZE_MAX, parts);
+		parts[n++] = (struct piece){ null, sizeof(null) };
+		break;
+	default:
+		return NULL;
+	}
+	v = build(&sd->oid, parts, n, &sh, len);
+	free(o.p);
+	return v;
+}
+
+/* len_add - add D to the 2-byte long-form length of the header at B + AT */
+static void
+len_add(uint8_t *b, size_t at, int d)
+{
+	size_t	n;
+
+	assert_int_equal(b[at + 1], 0x82);
+	n = (size_t)b[at + 2] << 8 | b[at + 3];
+	n = (size_t)((long)n + d);
+	b[at + 2] = (uint8_t)(n >> 8);
+	b[at + 3] = (uint8_t)n;
+}
+
+/*
+ * lengths - S with the lengths around its SignedData made inconsistent,
+ * or bytes after it: the WHICH-th way, NULL past the last.
+ */
+static uint8_t *
+lengths(int which, const uint8_t *s, size_t slen, const struct sd *sd,
+    size_t *len, const char **what)
+{
+	const size_t	 exp = 4 + sd->oid.len, sdat = exp + 4;
+	uint8_t		*v;
+
+	assert_non_null(v = malloc(2 * slen));
+	memcpy(v, s, slen);
+	*len = slen;
+	switch (which) {
+	case 0:
+		*what = "ContentInfo one byte shorter than the data";
+		len_add(v, 0, -1);
+		break;
+	case 1:
+		*what = "ContentInfo one byte longer than the data";
+		len_add(v, 0, 1);
+		break;
+	case 2:
+		*what = "[0] EXPLICIT one byte short";
+		len_add(v, exp, -1);
+		break;
+	case 3:
+		*what = "SignedData one byte short";
+		len_add(v, sdat, -1);
+		break;
+	case 4:
+		*what = "[0] EXPLICIT and SignedData one byte short";
+		len_add(v, exp, -1);
+		len_add(v, sdat, -1);
+		break;
+	case 5:
+		*what = "all three one byte short";
+		len_add(v, 0, -1);
+		len_add(v, exp, -1);
+		len_add(v, sdat, -1);
+		break;
+	case 6:
+		*what = "a NULL after the ContentInfo";
+		v[slen] = 0x05;
+		v[slen + 1] = 0x00;
+		*len = slen + 2;
+		break;
+	case 7:
+		*what = "ContentInfo and a NULL after it, both counted";
+		len_add(v, 0, 2);
+		v[slen] = 0x05;
+		v[slen + 1] = 0x00;
+		*len = slen + 2;
+		break;
+	case 8:
+		*what = "the signed data twice";
+		memcpy(v + slen, s, slen);
+		*len = 2 * slen;
+		break;
+	default:
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+/*
+ * try_spoiled - V must be refused without the signer (OpenSSL parses it
+ * as it is) and with it; returns 1 when accepted with the signer given.
+ */
+static int
+try_spoiled(const struct seal_keys *k, const uint8_t *v, size_t vlen,
+    const char *what)
+{
+	uint8_t	*c;
+	size_t	 clen;
+	char	 err[512] = "";
+	int	 accepted = 0;
+
+	if (parses(v, vlen))
+		fail_msg("%s: OpenSSL parses it", what);
+	c = seal_verify(k, NULL, v, vlen, &clen, err, sizeof(err));
+	check_err(c, err, "");
+	/* twice: a refusal leaves nothing behind that lets it in */
+	for (int i = 0; i < 2 && !accepted; i++) {
+		err[0] = '\0';
+		c = seal_verify(k, A.cert, v, vlen, &clen, err, sizeof(err));
+		if (c != NULL) {
+			print_message("accepted with the signer given%s: %s\n",
+			    i ? " the second time" : "", what);
+			accepted = 1;
+			free(c);
+			assert_int_equal(ERR_peek_error(), 0);
+		} else
+			check_err(c, err, "");
+	}
+	return accepted;
+}
+
+/*
+ * Cutting the certificates must not repair an encoding OpenSSL refuses:
+ * what is accepted with the signer given is a SignedData that the
+ * receiver can verify again later without it, and that stock openssl
+ * verifies when exported.
+ */
+static void
+test_certs_malformed(void **state)
+{
+	const uint8_t		 msg[] = "spoiled around the signature";
+	struct seal_keys	 Bc = cached(&B);
+	const struct seal_keys	*ks[2] = { &B, &Bc };
+	struct sd		 sd, sn;
+	uint8_t			*s, *nc, *v;
+	size_t			 slen, nclen, vlen;
+	const char		*what;
+	int			 bad = 0;
+
+	(void)state;
+	s = sign(&A, msg, sizeof(msg), &slen);
+	nc = sign_nocerts(&A, msg, sizeof(msg), &nclen);
+	sd_split(s, slen, &sd);
+	sd_split(nc, nclen, &sn);
+	assert_true(sd.certs == 3 && sn.certs == SIZE_MAX);
+	for (int k = 0; k < 2; k++) {
+		/* the signer cached, or not */
+		verify_ok(ks[k], A.cert, s, slen, msg, sizeof(msg));
+		for (int i = 0; (v = spoiled(i, &sd, &sn, &vlen, &what)) !=
+		    NULL; i++) {
+			bad += try_spoiled(ks[k], v, vlen, what);
+			free(v);
+		}
+		for (int i = 0; (v = lengths(i, s, slen, &sd, &vlen, &what)) !=
+		    NULL; i++) {
+			bad += try_spoiled(ks[k], v, vlen, what);
+			free(v);
+		}
+	}
+	seal_trusted_free(Bc.trusted);
+	free(nc);
+	free(s);
+	if (bad > 0)
+		fail_msg("%d malformed signed data accepted with the signer "
+		    "given", bad);
+}
+
+/*
+ * encoded - S (as SD) encoded another way than plain DER: the WHICH-th,
+ * NULL past the last.  OpenSSL takes some of these (BER) and refuses
+ * others; *WHAT says which way.
+ */
+static uint8_t *
+encoded(int which, const struct sd *sd, size_t *len, const char **what)
+{
+	const struct piece	 certs = sd->el[sd->certs];
+	struct piece		 parts[8];
+	struct shape		 sh = { 0 };
+	struct out		 o = { NULL, 0 }, c = { NULL, 0 };
+	uint8_t			*v;
+	size_t			 n, h, l;
+
+	der_len(certs.p, certs.len, &h, &l);
+	n = without(sd, SIZE_MAX, parts);
+	switch (which) {
+	case 0:
+		*what = "ContentInfo length in long form";
+		sh.ci_form = FORM_LONG;
+		break;
+	case 1:
+		*what = "[0] EXPLICIT length in long form";
+		sh.exp_form = FORM_LONG;
+		break;
+	case 2:
+		*what = "SignedData length in long form";
+		sh.sd_form = FORM_LONG;
+		break;
+	case 3:
+		*what = "ContentInfo of indefinite length";
+		sh.ci_form = FORM_INDEF;
+		break;
+	case 4:
+		*what = "all three of indefinite length";
+		sh.ci_form = sh.exp_form = sh.sd_form = FORM_INDEF;
+		break;
+	case 5:
+	case 6:
+		*what = which == 5 ? "certificates length in long form" :
+		    "certificates of indefinite length";
+		out_put(&c, certs.p + h, l);
+		o = wrap_form(0xa0, c, which == 5 ? FORM_LONG : FORM_INDEF);
+		parts[sd->certs] = (struct piece){ o.p, o.len };
+		break;
+	case 7:
+		*what = "certificates field primitive";
+		out_put(&o, certs.p, certs.len);
+		o.p[0] = 0x80;
+		parts[sd->certs] = (struct piece){ o.p, o.len };
+		break;
+	default:
+		return NULL;
+	}
+	v = build(&sd->oid, parts, n, &sh, len);
+	free(o.p);
+	return v;
+}
+
+/*
+ * Encodings other than plain DER: whatever OpenSSL makes of them as they
+ * are, seal_verify makes the same, the signer given or not, the signer
+ * and its certificates field known or not.
+ */
+static void
+test_certs_encodings(void **state)
+{
+	const uint8_t		 msg[] = "encoded another way";
+	struct seal_keys	 Bc = cached(&B);
+	const struct seal_keys	*ks[2] = { &B, &Bc };
+	struct sd		 sd;
+	uint8_t			*s, *v, *c;
+	size_t			 slen, vlen, clen;
+	const char		*what;
+	char			 err[512];
+	int			 want, bad = 0;
+
+	(void)state;
+	s = sign(&A, msg, sizeof(msg), &slen);
+	sd_split(s, slen, &sd);
+	for (int k = 0; k < 2; k++) {
+		verify_ok(ks[k], A.cert, s, slen, msg, sizeof(msg));
+		for (int i = 0; (v = encoded(i, &sd, &vlen, &what)) != NULL;
+		    i++) {
+			want = parses(v, vlen);
+			if (k == 0)
+				print_message("%s: %s by OpenSSL\n", what,
+				    want ? "parsed" : "refused");
+			for (int mode = 0; mode < 4; mode++) {
+				err[0] = '\0';
+				c = seal_verify(ks[k], mode & 1 ? A.cert :
+				    NULL, v, vlen, &clen, err, sizeof(err));
+				if ((c != NULL) != want) {
+					print_message("%s: %s with the signer "
+					    "%s\n", what, c != NULL ? "accepted" :
+					    "refused", mode & 1 ? "given" :
+					    "not given");
+					bad++;
+					free(c);
+				} else if (want)
+					expect_content(c, clen, err, msg,
+					    sizeof(msg));
+				else
+					check_err(c, err, "");
+			}
+			free(v);
+		}
+	}
+	seal_trusted_free(Bc.trusted);
+	free(s);
+	if (bad > 0)
+		fail_msg("%d results other than OpenSSL's own", bad);
+}
+
+/* envelope - INNER as AuthEnvelopedData to RCPT, the way seal_request does */
+static uint8_t *
+envelope(const uint8_t *inner, size_t ilen, X509 *rcpt, size_t *len)
+{
+	CMS_ContentInfo		*cms;
+	CMS_RecipientInfo	*ri;
+	BIO			*in;
+	uint8_t			*d, *b;
+
+	assert_non_null(cms = CMS_encrypt(NULL, NULL, EVP_aes_256_gcm(),
+	    CMS_BINARY | CMS_PARTIAL));
+	assert_non_null(ri = CMS_add1_recipient_cert(cms, rcpt,
+	    CMS_KEY_PARAM));
+	assert_true(EVP_PKEY_CTX_set_ecdh_kdf_md(
+	    CMS_RecipientInfo_get0_pkey_ctx(ri), EVP_sha256()) > 0);
+	assert_non_null(in = BIO_new_mem_buf(inner, (int)ilen));
+	assert_int_equal(CMS_final(cms, in, NULL, CMS_BINARY), 1);
+	BIO_free(in);
+	d = der_of(cms, len);
+	assert_non_null(b = malloc(*len));
+	memcpy(b, d, *len);
+	OPENSSL_free(d);
+	return b;
+}
+
+/* The same inside a sealed body, whose inner SignedData seal_open checks. */
+static void
+test_open_certs(void **state)
+{
+	const uint8_t		 msg[] = "sealed, certificates cut or not";
+	struct seal_keys	 Bc = cached(&B);
+	const struct seal_keys	*ks[2] = { &B, &Bc };
+	struct sd		 sd, sn;
+	struct piece		 parts[8];
+	struct shape		 plain = { 0 };
+	uint8_t			*s, *nc, *in, *b, *c;
+	size_t			 slen, nclen, inlen, blen, clen;
+	const char		*what;
+	char			 err[512];
+	int			 bad = 0;
+
+	(void)state;
+	s = sign(&A, msg, sizeof(msg), &slen);
+	nc = sign_nocerts(&A, msg, sizeof(msg), &nclen);
+	sd_split(s, slen, &sd);
+	sd_split(nc, nclen, &sn);
+	for (int k = 0; k < 2; k++) {
+		/* as sent: A's certificates field is then known to parse */
+		b = seal(&A, B.cert, msg, sizeof(msg), &blen);
+		for (int i = 0; i < 2; i++) {
+			err[0] = '\0';
+			c = seal_open(ks[k], A.cert, b, blen, &clen, err,
+			    sizeof(err));
+			expect_content(c, clen, err, msg, sizeof(msg));
+		}
+		free(b);
+		/* cut by us, then sealed: opens with the signer given */
+		in = build(&sd.oid, parts, without(&sd, sd.certs, parts),
+		    &plain, &inlen);
+		b = envelope(in, inlen, B.cert, &blen);
+		for (int i = 0; i < 2; i++) {
+			err[0] = '\0';
+			c = seal_open(ks[k], A.cert, b, blen, &clen, err,
+			    sizeof(err));
+			expect_content(c, clen, err, msg, sizeof(msg));
+		}
+		err[0] = '\0';
+		c = seal_open(ks[k], NULL, b, blen, &clen, err, sizeof(err));
+		check_err(c, err, "signer certificate not found");
+		free(b);
+		free(in);
+		for (int i = 0; (in = spoiled(i, &sd, &sn, &inlen, &what)) !=
+		    NULL; i++) {
+			b = envelope(in, inlen, B.cert, &blen);
+			err[0] = '\0';
+			c = seal_open(ks[k], NULL, b, blen, &clen, err,
+			    sizeof(err));
+			check_err(c, err, "");
+			for (int j = 0; j < 2; j++) {
+				err[0] = '\0';
+				c = seal_open(ks[k], A.cert, b, blen, &clen,
+				    err, sizeof(err));
+				if (c != NULL) {
+					print_message("sealed, accepted with "
+					    "the signer given: %s\n", what);
+					bad++;
+					free(c);
+					break;
+				}
+				check_err(c, err, "");
+			}
+			free(b);
+			free(in);
+		}
+	}
+	seal_trusted_free(Bc.trusted);
+	free(nc);
+	free(s);
+	if (bad > 0)
+		fail_msg("%d sealed bodies that cannot be opened again "
+		    "accepted with the signer given", bad);
+}
+
 int
 main(void)
 {
@@ -1223,6 +2340,16 @@ main(void)
 		cmocka_unit_test(test_foreign_ca),
 		cmocka_unit_test(test_openssl_opens_ours),
 		cmocka_unit_test(test_we_open_openssls),
+		cmocka_unit_test(test_trusted_repeat),
+		cmocka_unit_test(test_trusted_other_signer),
+		cmocka_unit_test(test_trusted_revoked),
+		cmocka_unit_test(test_trusted_per_store),
+		cmocka_unit_test(test_trusted_expiry),
+		cmocka_unit_test(test_trusted_threads),
+		cmocka_unit_test(test_certs_cut),
+		cmocka_unit_test(test_certs_malformed),
+		cmocka_unit_test(test_certs_encodings),
+		cmocka_unit_test(test_open_certs),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -7,6 +7,8 @@
  * 78 (EX_CONFIG) when the configuration is bad, so that a supervisor
  * stops restarting it.
  */
+#include <sys/resource.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -117,6 +119,27 @@ fail:
 
 static const char	*config_path;
 static struct event	*ev_term, *ev_int, *ev_hup;
+
+/*
+ * Every peer link and local client is a descriptor, and a supervisor's
+ * usual soft limit (1024) is below [limits] max_connections by default:
+ * take the hard limit.
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit RLIMIT_NOFILE");
+		return;
+	}
+	if (rl.rlim_cur == rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("setrlimit RLIMIT_NOFILE");
+}
 
 static void
 stop(int sig)
@@ -235,6 +258,7 @@ main(int argc, char *argv[])
 	/* a peer gone without close_notify must not kill us (EPIPE) */
 	signal(SIGPIPE, SIG_IGN);
 	log_init("comityd", LOG_LVL_INFO);
+	raise_nofile();
 
 	if (load_all(config_path, &ld, err, sizeof(err)) != 0) {
 		if (check) {

@@ -28,6 +28,8 @@
 /* Authorities of a network (the standard one has two). */
 #define NET_MAX		2
 #define AUTH_ID_MAX	36
+/* Networks that may exist at once (restart keeps two across its runs). */
+#define NET_LIVE_MAX	4
 
 /* What the command line asked for. */
 struct bench_opts {
@@ -54,6 +56,9 @@ struct bench_ref {
 	double		 sign_ms;	/* one receipt signature */
 	double		 verify_ms;	/* one receipt check */
 	long long	 crypto_size;
+	double		 seal_1m_ms;	/* one seal of 1 MiB */
+	double		 open_1m_ms;
+	long		 cores;		/* online CPUs when crypto ran */
 	double		 idle_p99_ms;	/* T2's p99, for T3 */
 	long long	 idle_size;
 	int		 printed;	/* the "reference" line is out */
@@ -78,12 +83,15 @@ struct daemon {
 	char		 sock[PATH_MAX];
 	char		 log[PATH_MAX];
 	int		 port;
+	int		 stub;		/* in the directory only, never
+					   started (net_spec) */
 	pid_t		 pid;		/* 0 when not running */
 };
 
-/* The network of one scenario run. */
+/* A network: the standard one of a scenario run, or one a scenario
+ * makes for itself. */
 struct net {
-	char		 dir[PATH_MAX];		/* root/<scenario>-<run> */
+	char		 dir[PATH_MAX];		/* root/<scenario>-<run>, root/NAME */
 	char		 directory[PATH_MAX];	/* the shared directory file */
 	struct daemon	 d[NET_MAX];
 	size_t		 n;
@@ -92,6 +100,20 @@ struct net {
 /* Indexes of the standard network's authorities. */
 #define NET_SENDER	0
 #define NET_RECEIVER	1
+
+/*
+ * How a network differs from the standard one (both daemons started on
+ * free ports, default configurations).  A daemon not started is a stub:
+ * it is in the directory, with STUB_PORT as its endpoint's port when that
+ * is set (a listener of the benchmark's), and nothing runs for it.
+ */
+struct net_spec {
+	unsigned	 start;		/* bit (1u << NET_SENDER)...: the
+					   daemons started; 0: both */
+	int		 stub_port;	/* > 0: the stubs' port */
+	unsigned long long map_size;	/* [store] map_size; 0: default */
+	const char	*limits;	/* lines of a [limits] section */
+};
 
 /* The parameters of one scenario run, defaults applied. */
 struct run_args {
@@ -118,7 +140,9 @@ struct scenario {
 	long long	 quick_count;
 	long long	 size;		/* default size in bytes */
 	unsigned	 timeout_s;	/* default bound on one run */
-	int		 needs_net;	/* 0: NET is not started (crypto) */
+	int		 needs_net;	/* 0: NET is not started (fsync,
+					   crypto; links and restart make
+					   networks of their own) */
 	int		(*run)(struct bench *, struct net *,
 			    const struct run_args *, json_t *out);
 };
@@ -135,18 +159,41 @@ void	bench_log(const char *fmt, ...)
 /* net_setup - find the tools, make the temporary directory and the PKI,
  * install the cleanup (atexit and signals); 0 or -1 */
 int	net_setup(struct bench *);
+/* net_nofile - raise our soft limit of open files to NEED (at most the
+ * hard limit); 0, or -1 (and why) when the hard limit is below NEED.  The
+ * daemons are still started with the limit we were started with. */
+int	net_nofile(unsigned long need);
 /* net_up - write the configurations of a two-authority network for one
  * run of SCENARIO and start both daemons; 0 or -1 (nothing left running) */
 int	net_up(struct bench *, struct net *, const char *scenario,
 	    unsigned run);
+/* net_create - write the directory and configurations of a network in
+ * root/NAME as SPEC (NULL: the standard one) says, starting nothing; the
+ * caller may add to the directory file before net_start().  0 or -1; the
+ * caller calls net_down() in both cases. */
+int	net_create(struct bench *, struct net *, const char *name,
+	    const struct net_spec *spec);
+/* net_spawn - fork/exec daemon I of NET, without waiting; 0 or -1 */
+int	net_spawn(struct bench *, struct net *, size_t i);
+/* net_start - net_spawn(), then wait until its local API answers; 0, or
+ * -1 (and why) with the daemon stopped */
+int	net_start(struct bench *, struct net *, size_t i);
+/* net_stop - stop daemon I (SIGTERM, bounded wait, then SIGKILL); 0, or
+ * -1 if it did not stop cleanly */
+int	net_stop(struct net *, size_t i);
 /* net_check - -1 (and why) if a daemon of NET has exited, else 0 */
 int	net_check(struct net *);
-/* net_rss - FIELD of /proc/PID/status ("VmHWM", "RssAnon") of each
- * running daemon, in KiB, as an object keyed by role; NULL if one cannot
- * be read */
+/* net_daemon_kib - FIELD of /proc/PID/status ("VmRSS", "VmHWM",
+ * "RssAnon") of a running daemon, in KiB; -1 (and why) if unreadable */
+long	net_daemon_kib(const struct daemon *, const char *field);
+/* net_rss - FIELD of /proc/PID/status of each running daemon but the
+ * stubs, in KiB, as an object keyed by role; NULL if one cannot be read */
 json_t	*net_rss(const struct net *, const char *field);
+/* net_rss_add - rss_peak_kib (VmHWM) and rss_anon_kib (RssAnon) of NET's
+ * running daemons into O; 0 or -1 */
+int	net_rss_add(const struct net *, json_t *o);
 /* net_down - stop the daemons (SIGTERM, bounded wait, then SIGKILL) and
- * remove the run's directory unless --keep; -1 if one did not stop
+ * remove the network's directory unless --keep; -1 if one did not stop
  * cleanly */
 int	net_down(struct bench *, struct net *);
 
@@ -219,8 +266,21 @@ json_t	*target_reference(struct bench *);
 
 /* bulk_run - N requests of SIZE bytes A->B as fast as --clients
  * connections submit them; throughput and latency from the daemon's own
- * state times */
+ * state times (T1, T7) */
 int	bulk_run(struct bench *, struct net *, const struct run_args *,
+	    json_t *out);
+/* documents_run - bulk_run() with 1 MiB documents (T4, T7) */
+int	documents_run(struct bench *, struct net *, const struct run_args *,
+	    json_t *out);
+/* links_run - one daemon holding N idle authenticated links from as many
+ * authorities of the benchmark's: its RSS (T6; no standard network) */
+int	links_run(struct bench *, struct net *, const struct run_args *,
+	    json_t *out);
+/* restart_run - a sender with N requests queued for a counterpart that
+ * is down, stopped and started again: start -> accepting submits and
+ * dialling, beside the same with a small queue (T5; no standard
+ * network) */
+int	restart_run(struct bench *, struct net *, const struct run_args *,
 	    json_t *out);
 /* crypto_run - CMS rates per core and the crypto ceiling (no network) */
 int	crypto_run(struct bench *, struct net *, const struct run_args *,

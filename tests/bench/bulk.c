@@ -12,6 +12,14 @@
  * cheap comity_peers() backlog of the receiver (queued + in flight) says
  * when to read the outbox; the outbox is also read every
  * BULK_COLLECT_EVERY_MS in case that count and the items disagree.
+ *
+ * The daemons' peak RSS (T7) is read when the backlog first reaches 0,
+ * before this program reads the whole outbox: the daemon decodes every
+ * item it lists, sealed body included, and the store pages of a listing
+ * that large are the reader's doing, not the traffic's.  Their peak at
+ * the end, the listing included, is given beside it.
+ *
+ * The documents scenario (T4) is the same with documents of 1 MiB.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -21,7 +29,7 @@
 #include "bench.h"
 
 #define BULK_POLL_MS		100
-#define BULK_COLLECT_EVERY_MS	10000
+#define BULK_COLLECT_EVERY_MS	60000
 #define BULK_PROGRESS_MS	2000
 #define BULK_EAGAIN_SLEEP_MS	5
 #define BULK_CASE_REF_MAX	64
@@ -34,6 +42,7 @@ struct bulk_item {
 };
 
 struct bulk {
+	const char		*name;		/* the scenario, for messages */
 	const struct run_args	*args;
 	const struct daemon	*sender, *receiver;
 	comity_conn		*conn;
@@ -46,6 +55,8 @@ struct bulk {
 	size_t			 delivered;	/* from the last collect */
 	size_t			 failed;	/* REJECTED/EXPIRED/CANCELLED */
 	unsigned long		 eagain;	/* "busy, try again" answers */
+	json_t			*rss_peak;	/* VmHWM, RssAnon by role, */
+	json_t			*rss_anon;	/* before the last listing */
 };
 
 /* One submitting thread: items FIRST, FIRST + STEP, ... on its own
@@ -77,7 +88,7 @@ fill_random(uint8_t *p, size_t n)
 static int
 bulk_fail(struct bulk *bk, const char *what, int rc)
 {
-	bench_log("bulk: %s: %s%s%s", what, comity_strerror(rc),
+	bench_log("%s: %s: %s%s%s", bk->name, what, comity_strerror(rc),
 	    bk->conn != NULL && comity_errmsg(bk->conn)[0] != '\0' ? ": " : "",
 	    bk->conn != NULL ? comity_errmsg(bk->conn) : "");
 	return -1;
@@ -88,12 +99,12 @@ static int
 bulk_stopped(struct bulk *bk, struct net *net, const char *phase)
 {
 	if (bench_interrupted) {
-		bench_log("bulk: interrupted while %s", phase);
+		bench_log("%s: interrupted while %s", bk->name, phase);
 		return 1;
 	}
 	if (now_ns() > bk->deadline) {
-		bench_log("bulk: still %s after %u s (--timeout)", phase,
-		    bk->args->timeout_s);
+		bench_log("%s: still %s after %u s (--timeout)", bk->name,
+		    phase, bk->args->timeout_s);
 		return 1;
 	}
 	return net_check(net) != 0;
@@ -141,7 +152,7 @@ submit_one(struct bulk *bk, comity_conn *conn, size_t i)
 	}
 	if (rc != 0) {
 		pthread_mutex_lock(&bk->lock);
-		bench_log("bulk: submit: %s: %s", comity_strerror(rc),
+		bench_log("%s: submit: %s: %s", bk->name, comity_strerror(rc),
 		    comity_errmsg(conn));
 		pthread_mutex_unlock(&bk->lock);
 		return -1;
@@ -185,12 +196,12 @@ bulk_submit(struct bulk *bk, struct net *net)
 	if ((size_t)n > count)
 		n = (unsigned)count;
 	if ((s = calloc(n, sizeof(*s))) == NULL) {
-		bench_log("bulk: out of memory");
+		bench_log("%s: out of memory", bk->name);
 		return -1;
 	}
-	bench_log("bulk run %u: submitting %zu requests of %lld bytes to %s "
-	    "from %u connections", bk->args->run, count, bk->args->size,
-	    bk->receiver->id, n);
+	bench_log("%s run %u: submitting %zu requests of %lld bytes to %s "
+	    "from %u connections", bk->name, bk->args->run, count,
+	    bk->args->size, bk->receiver->id, n);
 	for (i = 0; i < n; i++) {
 		int crc;
 
@@ -198,8 +209,8 @@ bulk_submit(struct bulk *bk, struct net *net)
 		s[i].first = i;
 		s[i].step = n;
 		if ((crc = comity_connect(bk->sender->sock, &s[i].conn)) != 0) {
-			bench_log("bulk: connect %s: %s", bk->sender->sock,
-			    comity_strerror(crc));
+			bench_log("%s: connect %s: %s", bk->name,
+			    bk->sender->sock, comity_strerror(crc));
 			rc = -1;
 			goto join;
 		}
@@ -208,7 +219,8 @@ bulk_submit(struct bulk *bk, struct net *net)
 	for (i = 0; i < n; i++) {
 		if (pthread_create(&s[i].thread, NULL, submitter_main,
 		    &s[i]) != 0) {
-			bench_log("bulk: cannot start a submitting thread");
+			bench_log("%s: cannot start a submitting thread",
+			    bk->name);
 			bk->deadline = 0;	/* stops the others */
 			rc = -1;
 			break;
@@ -227,7 +239,7 @@ bulk_submit(struct bulk *bk, struct net *net)
 		}
 		if (now_ns() - last >= (int64_t)BULK_PROGRESS_MS * 1000000) {
 			last = now_ns();
-			bench_log("bulk run %u: submitted %zu of %zu",
+			bench_log("%s run %u: submitted %zu of %zu", bk->name,
 			    bk->args->run, done, count);
 		}
 		sleep_ms(10);
@@ -246,8 +258,8 @@ join:
 		return -1;
 	bk->n = count;
 	if (bk->eagain > 0)
-		bench_log("bulk run %u: the daemon said \"try again\" %lu "
-		    "times", bk->args->run, bk->eagain);
+		bench_log("%s run %u: the daemon said \"try again\" %lu "
+		    "times", bk->name, bk->args->run, bk->eagain);
 	qsort(bk->items, bk->n, sizeof(*bk->items), cmp_item);
 	return 0;
 }
@@ -307,7 +319,7 @@ bulk_backlog(struct bulk *bk, uint64_t *backlog)
 			*backlog = peers[i].queued + peers[i].in_flight;
 	comity_free(peers);
 	if (*backlog == UINT64_MAX) {
-		bench_log("bulk: %s is not among the sender's peers",
+		bench_log("%s: %s is not among the sender's peers", bk->name,
 		    bk->receiver->id);
 		return -1;
 	}
@@ -326,6 +338,11 @@ bulk_wait(struct bulk *bk, struct net *net)
 			break;
 		if (bulk_backlog(bk, &backlog) == -1)
 			return -1;
+		/* the traffic is over: its memory, before we list */
+		if (backlog == 0 && bk->rss_peak == NULL &&
+		    ((bk->rss_peak = net_rss(net, "VmHWM")) == NULL ||
+		    (bk->rss_anon = net_rss(net, "RssAnon")) == NULL))
+			return -1;
 		if (backlog == 0 || now_ns() - last_collect >=
 		    (int64_t)BULK_COLLECT_EVERY_MS * 1000000) {
 			if (bulk_collect(bk) == -1)
@@ -334,22 +351,25 @@ bulk_wait(struct bulk *bk, struct net *net)
 			if (bk->delivered == bk->n)
 				return 0;
 			if (bk->failed > 0) {
-				bench_log("bulk: %zu requests ended REJECTED, "
-				    "EXPIRED or CANCELLED", bk->failed);
+				bench_log("%s: %zu requests ended REJECTED, "
+				    "EXPIRED or CANCELLED", bk->name,
+				    bk->failed);
 				return -1;
 			}
 		}
 		if (now_ns() - last_progress >=
 		    (int64_t)BULK_PROGRESS_MS * 1000000) {
 			last_progress = now_ns();
-			bench_log("bulk run %u: %llu of %zu queued or in flight",
-			    bk->args->run, (unsigned long long)backlog, bk->n);
+			bench_log("%s run %u: %llu of %zu queued or in "
+			    "flight", bk->name, bk->args->run,
+			    (unsigned long long)backlog, bk->n);
 		}
 		sleep_ms(BULK_POLL_MS);
 	}
 	/* say how far it got */
 	if (bk->conn != NULL && bulk_collect(bk) == 0)
-		bench_log("bulk: %zu of %zu delivered", bk->delivered, bk->n);
+		bench_log("%s: %zu of %zu delivered", bk->name,
+		    bk->delivered, bk->n);
 	return -1;
 }
 
@@ -368,16 +388,17 @@ bulk_report(struct bulk *bk, json_t *out)
 	size_t	 i;
 
 	if ((lat = calloc(bk->n, sizeof(*lat))) == NULL) {
-		bench_log("bulk: out of memory");
+		bench_log("%s: out of memory", bk->name);
 		return -1;
 	}
 	for (i = 0; i < bk->n; i++) {
 		const struct bulk_item *it = &bk->items[i];
 
 		if (it->submitted_at <= 0 || it->delivered_at < it->submitted_at) {
-			bench_log("bulk: %s has submitted_at %lld and "
-			    "delivered_at %lld", it->id, (long long)
-			    it->submitted_at, (long long)it->delivered_at);
+			bench_log("%s: %s has submitted_at %lld and "
+			    "delivered_at %lld", bk->name, it->id,
+			    (long long)it->submitted_at,
+			    (long long)it->delivered_at);
 			free(lat);
 			return -1;
 		}
@@ -407,16 +428,17 @@ bulk_report(struct bulk *bk, json_t *out)
 	return 0;
 }
 
-int
-bulk_run(struct bench *b, struct net *net, const struct run_args *a,
+static int
+bulk_go(const char *name, struct net *net, const struct run_args *a,
     json_t *out)
 {
-	struct bulk	bk;
-	int		rc = -1, crc;
+	struct bulk	 bk;
+	json_t		*end;
+	int		 rc = -1, crc;
 
-	(void)b;
 	memset(&bk, 0, sizeof(bk));
 	pthread_mutex_init(&bk.lock, NULL);
+	bk.name = name;
 	bk.args = a;
 	bk.sender = &net->d[NET_SENDER];
 	bk.receiver = &net->d[NET_RECEIVER];
@@ -424,8 +446,8 @@ bulk_run(struct bench *b, struct net *net, const struct run_args *a,
 	bk.items = calloc((size_t)a->count, sizeof(*bk.items));
 	bk.doc = malloc(a->size > 0 ? (size_t)a->size : 1);
 	if (bk.items == NULL || bk.doc == NULL) {
-		bench_log("bulk: out of memory for %lld requests of %lld "
-		    "bytes", a->count, a->size);
+		bench_log("%s: out of memory for %lld requests of %lld "
+		    "bytes", name, a->count, a->size);
 		goto out;
 	}
 	fill_random(bk.doc, (size_t)a->size);
@@ -433,13 +455,40 @@ bulk_run(struct bench *b, struct net *net, const struct run_args *a,
 		bulk_fail(&bk, bk.sender->sock, crc);
 		goto out;
 	}
-	if (bulk_submit(&bk, net) == -1 || bulk_wait(&bk, net) == -1)
+	if (bulk_submit(&bk, net) == -1 || bulk_wait(&bk, net) == -1 ||
+	    bulk_report(&bk, out) == -1)
 		goto out;
-	rc = bulk_report(&bk, out);
+	/* else the runner reads them, as for other scenarios */
+	if (bk.rss_peak != NULL) {
+		json_object_set(out, "rss_peak_kib", bk.rss_peak);
+		json_object_set(out, "rss_anon_kib", bk.rss_anon);
+		if ((end = net_rss(net, "VmHWM")) == NULL)
+			goto out;
+		json_object_set_new(out, "rss_peak_end_kib", end);
+	}
+	rc = 0;
 out:
+	json_decref(bk.rss_peak);
+	json_decref(bk.rss_anon);
 	comity_close(bk.conn);
 	pthread_mutex_destroy(&bk.lock);
 	free(bk.items);
 	free(bk.doc);
 	return rc;
+}
+
+int
+bulk_run(struct bench *b, struct net *net, const struct run_args *a,
+    json_t *out)
+{
+	(void)b;
+	return bulk_go("bulk", net, a, out);
+}
+
+int
+documents_run(struct bench *b, struct net *net, const struct run_args *a,
+    json_t *out)
+{
+	(void)b;
+	return bulk_go("documents", net, a, out);
 }

@@ -6,7 +6,9 @@
  * is started (new stores, new ports; the PKI is made once), the
  * scenario's function drives it, the daemons' peak RSS is read before
  * they are stopped, and one JSON line is printed on stdout.  With more
- * than one run, a last line per scenario holds the medians.
+ * than one run, a last line per scenario holds the medians.  The
+ * scenarios that need another network (links, restart) make it
+ * themselves and read their daemons' RSS themselves.
  *
  * Exit status: 0 when every run completed, 1 when one failed, 64 on a
  * usage error, 130 when interrupted.
@@ -39,14 +41,23 @@ static const struct scenario scenarios[] = {
 	    "sign and verify) and the crypto ceiling; no daemons",
 	    1000000, 1000000, 1024, 120, 0, crypto_run },
 	{ "bulk", "COUNT x SIZE bytes A->B from --clients concurrent "
-	    "connections; msgs/s, submit->DELIVERED latency",
-	    10000, 1000, 1024, 600, 1, bulk_run },
+	    "connections; msgs/s, submit->DELIVERED latency (T1, T7)",
+	    20000, 1000, 1024, 600, 1, bulk_run },
+	{ "documents", "as bulk with documents of 1 MiB; MB/s (T4, T7)",
+	    500, 20, 1 << 20, 600, 1, documents_run },
 	{ "idle", "COUNT x SIZE bytes A->B one at a time, each waited for "
 	    "until DELIVERED; submit->DELIVERED latency (T2)",
 	    300, 50, 1024, 300, 1, idle_run },
 	{ "urgent", "COUNT urgent requests of SIZE bytes, one every 100 ms, "
 	    "while --clients connections saturate the link (T3)",
 	    100, 20, 1024, 600, 1, urgent_run },
+	{ "links", "one daemon holding COUNT idle authenticated peer links; "
+	    "its RSS (T6)",
+	    1000, 100, 0, 600, 0, links_run },
+	{ "restart", "a sender with COUNT x SIZE bytes queued for a peer "
+	    "that is down, restarted: start->ready, and the same with a "
+	    "small queue (T5)",
+	    1000000, 10000, 64, 7200, 0, restart_run },
 };
 #define NSCENARIOS	(sizeof(scenarios) / sizeof(scenarios[0]))
 
@@ -77,17 +88,35 @@ usage(FILE *f)
 	    "temporary\n"
 	    "directory, drives it through libcomity and prints one JSON line "
 	    "per\n"
-	    "scenario run (and the medians when --runs is above 1).\n"
+	    "scenario run (and the medians when --runs is above 1), with the\n"
+	    "targets of shared/TARGETS.md computed from the machine's own\n"
+	    "figures measured in the same invocation (fsync, crypto, idle).\n"
+	    "\n"
+	    "  --scenario NAME,...  only these scenarios (in the order below)\n"
+	    "  --runs N             runs of each scenario, 1-%d; then the "
+	    "medians\n"
+	    "  --quick              the scenarios' small default counts\n"
+	    "  --count N            requests per run (fsync: commits; crypto: "
+	    "most\n"
+	    "                       operations; links: links; restart: "
+	    "queued)\n"
+	    "  --size BYTES         document size (fsync and links ignore it)\n"
+	    "  --clients N          submitting connections, 1-%d (bulk, "
+	    "documents,\n"
+	    "                       urgent, restart's fill; default %d)\n"
+	    "  --timeout SECONDS    bound on one run (restart: fill included)\n"
+	    "  --keep               leave the temporary directory and the "
+	    "logs\n"
 	    "\n"
 	    "Scenarios, in the order they run (all when --scenario is not "
-	    "given):\n");
+	    "given):\n", RUNS_MAX, CLIENTS_MAX, CLIENTS_DEFAULT);
 	for (i = 0; i < NSCENARIOS; i++) {
 		fprintf(f, "  %-10s %s\n             default %lld (--quick "
 		    "%lld)", scenarios[i].name, scenarios[i].summary,
 		    scenarios[i].count, scenarios[i].quick_count);
 		if (scenarios[i].size > 0)
 			fprintf(f, " x %lld bytes", scenarios[i].size);
-		fputc('\n', f);
+		fprintf(f, ", --timeout %u\n", scenarios[i].timeout_s);
 	}
 	fprintf(f,
 	    "\n"
@@ -271,22 +300,6 @@ print_line(json_t *o)
 	return rc;
 }
 
-/* The daemons' peak RSS, and the anonymous part of their RSS now (the
- * rest is mostly the store's memory map, file pages). */
-static int
-add_rss(const struct net *net, json_t *o)
-{
-	json_t	*peak, *anon;
-
-	if ((peak = net_rss(net, "VmHWM")) == NULL)
-		return -1;
-	json_object_set_new(o, "rss_peak_kib", peak);
-	if ((anon = net_rss(net, "RssAnon")) == NULL)
-		return -1;
-	json_object_set_new(o, "rss_anon_kib", anon);
-	return 0;
-}
-
 /*
  * One run of SC on a fresh network: *OUT is its result, or NULL when the
  * scenario failed.  Returns -1 when anything failed (a daemon that does
@@ -328,8 +341,9 @@ run_one(struct bench *b, const struct scenario *sc, unsigned run,
 		return -1;
 	}
 	rc = sc->run(b, &net, &a, o);
-	if (rc == 0)
-		rc = add_rss(&net, o);
+	/* unless the scenario read them at a moment of its choosing */
+	if (rc == 0 && json_object_get(o, "rss_peak_kib") == NULL)
+		rc = net_rss_add(&net, o);
 	if (rc == 0)
 		*out = o;
 	else

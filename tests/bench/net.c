@@ -9,10 +9,16 @@
  * atexit() for returns and exit(), a first SIGINT/SIGTERM/SIGHUP sets
  * bench_interrupted so that every loop fails out through the same path, a
  * second one stops the daemons at once and exits.  A daemon also gets
- * SIGTERM if we die by SIGKILL (PR_SET_PDEATHSIG).
+ * SIGTERM if we die by SIGKILL (PR_SET_PDEATHSIG).  Several networks may
+ * exist at once (NET_LIVE_MAX): every one is registered.
+ *
+ * The daemons start with the limit of open files we were started with,
+ * whatever a scenario raised ours to: what a daemon needs beyond it is
+ * its own business, as it would be under a supervisor.
  */
 #include <sys/types.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -59,7 +65,11 @@ volatile sig_atomic_t	 bench_interrupted;
 
 /* What an exit on any path must clean up. */
 static struct bench	*live_bench;
-static struct net	*live_net;
+static struct net	*live_nets[NET_LIVE_MAX];
+
+/* RLIMIT_NOFILE as we were started, given to the daemons. */
+static struct rlimit	 start_nofile;
+static int		 have_start_nofile;
 
 /* Format into a PATH_MAX buffer; -1 (and why) when it does not fit. */
 static int
@@ -148,15 +158,42 @@ daemon_stop(struct daemon *d)
 	return rc;
 }
 
-static void
-cleanup_atexit(void)
+static int
+net_register(struct net *net)
 {
 	size_t	i;
 
-	if (live_net != NULL)
-		for (i = 0; i < live_net->n; i++)
-			daemon_stop(&live_net->d[i]);
-	live_net = NULL;
+	for (i = 0; i < NET_LIVE_MAX; i++)
+		if (live_nets[i] == NULL || live_nets[i] == net) {
+			live_nets[i] = net;
+			return 0;
+		}
+	bench_log("more than %d networks at once", NET_LIVE_MAX);
+	return -1;
+}
+
+static void
+net_unregister(struct net *net)
+{
+	size_t	i;
+
+	for (i = 0; i < NET_LIVE_MAX; i++)
+		if (live_nets[i] == net)
+			live_nets[i] = NULL;
+}
+
+static void
+cleanup_atexit(void)
+{
+	size_t	i, j;
+
+	for (j = 0; j < NET_LIVE_MAX; j++) {
+		if (live_nets[j] == NULL)
+			continue;
+		for (i = 0; i < live_nets[j]->n; i++)
+			daemon_stop(&live_nets[j]->d[i]);
+		live_nets[j] = NULL;
+	}
 	if (live_bench == NULL || live_bench->root[0] == '\0')
 		return;
 	if (live_bench->opts.keep)
@@ -168,17 +205,18 @@ cleanup_atexit(void)
 static void
 signal_handler(int sig)
 {
-	size_t	i;
+	size_t	i, j;
 
 	if (!bench_interrupted) {
 		bench_interrupted = 1;
 		return;
 	}
 	/* a second signal: no more waiting (only async-signal-safe calls) */
-	if (live_net != NULL)
-		for (i = 0; i < live_net->n; i++)
-			if (live_net->d[i].pid > 0)
-				kill(live_net->d[i].pid, SIGTERM);
+	for (j = 0; j < NET_LIVE_MAX; j++)
+		if (live_nets[j] != NULL)
+			for (i = 0; i < live_nets[j]->n; i++)
+				if (live_nets[j]->d[i].pid > 0)
+					kill(live_nets[j]->d[i].pid, SIGTERM);
 	_exit(128 + sig);
 }
 
@@ -227,8 +265,8 @@ tool_path(char *out, const char *env, const char *def, const char *rel)
 }
 
 /* Child side of a fork: stdin from /dev/null, stdout and stderr to
- * OUTFD, own process group, SIGTERM if we die; then exec.  Only
- * async-signal-safe calls. */
+ * OUTFD, own process group, SIGTERM if we die, the limit of open files
+ * we were started with; then exec.  Only async-signal-safe calls. */
 static void
 child_exec(char *const argv[], int outfd)
 {
@@ -243,6 +281,8 @@ child_exec(char *const argv[], int outfd)
 	sigaction(SIGPIPE, &sa, NULL);
 	setpgid(0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (have_start_nofile)
+		setrlimit(RLIMIT_NOFILE, &start_nofile);
 	if ((nullfd = open("/dev/null", O_RDWR)) == -1 ||
 	    dup2(nullfd, STDIN_FILENO) == -1 ||
 	    dup2(outfd, STDOUT_FILENO) == -1 ||
@@ -333,6 +373,8 @@ net_setup(struct bench *b)
 
 	if (install_cleanup(b) == -1)
 		return -1;
+	if (getrlimit(RLIMIT_NOFILE, &start_nofile) == 0)
+		have_start_nofile = 1;
 	if (tool_path(b->comityd, "COMITY_BUILD_DIR", COMITY_BENCH_BUILD_DIR,
 	    "daemon/comityd") == -1 ||
 	    tool_path(b->mkpki, "COMITY_SOURCE_DIR", COMITY_BENCH_SOURCE_DIR,
@@ -349,6 +391,31 @@ net_setup(struct bench *b)
 	}
 	bench_log("working in %s", b->root);
 	return make_pki(b);
+}
+
+int
+net_nofile(unsigned long need)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		bench_log("getrlimit: %s", strerror(errno));
+		return -1;
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+		bench_log("need %lu open files, the hard limit is %llu "
+		    "(ulimit -Hn)", need, (unsigned long long)rl.rlim_max);
+		return -1;
+	}
+	rl.rlim_cur = need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		bench_log("setrlimit %lu open files: %s", need,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------ configs */
@@ -415,7 +482,7 @@ write_directory(const struct bench *b, const struct net *net)
 
 static int
 write_conf(const struct bench *b, const struct net *net,
-    const struct daemon *d)
+    const struct daemon *d, const struct net_spec *spec)
 {
 	FILE	*f;
 	int	 rc = 0;
@@ -428,8 +495,12 @@ write_conf(const struct bench *b, const struct net *net,
 	    "key = %s/%s.key\nca = %s/ca.pem\ndirectory = %s\n\n",
 	    d->id, b->pki, d->id, b->pki, d->id, b->pki, net->directory);
 	fprintf(f, "[listen]\naddress = 127.0.0.1:%d\n\n", d->port);
-	fprintf(f, "[store]\npath = %s/store\n\n", d->dir);
-	fprintf(f, "[client]\nsocket = %s\n\n", d->sock);
+	fprintf(f, "[store]\npath = %s/store\n", d->dir);
+	if (spec != NULL && spec->map_size > 0)
+		fprintf(f, "map_size = %llu\n", spec->map_size);
+	fprintf(f, "\n[client]\nsocket = %s\n\n", d->sock);
+	if (spec != NULL && spec->limits != NULL)
+		fprintf(f, "[limits]\n%s\n", spec->limits);
 	fprintf(f, "[log]\nlevel = info\n");
 	if (ferror(f))
 		rc = -1;
@@ -464,19 +535,24 @@ daemon_prepare(const struct net *net, struct daemon *d, size_t i, int port)
 	return 0;
 }
 
-static int
-net_write(struct bench *b, struct net *net, const char *scenario,
-    unsigned run)
+int
+net_create(struct bench *b, struct net *net, const char *name,
+    const struct net_spec *spec)
 {
 	int	ports[NET_MAX];
 	size_t	i;
 
 	memset(net, 0, sizeof(*net));
-	if (pathf(net->dir, "%s/%s-%u", b->root, scenario, run) == -1 ||
-	    pathf(net->directory, "%s/directory.conf", net->dir) == -1)
+	if (net_register(net) == -1)
 		return -1;
+	if (pathf(net->dir, "%s/%s", b->root, name) == -1 ||
+	    pathf(net->directory, "%s/directory.conf", net->dir) == -1) {
+		net->dir[0] = '\0';
+		return -1;
+	}
 	if (mkdir(net->dir, 0700) == -1) {
 		bench_log("mkdir %s: %s", net->dir, strerror(errno));
+		net->dir[0] = '\0';	/* not ours to remove */
 		return -1;
 	}
 	if (free_ports(ports, NET_MAX) == -1)
@@ -484,12 +560,19 @@ net_write(struct bench *b, struct net *net, const char *scenario,
 	for (i = 0; i < NET_MAX; i++) {
 		if (daemon_prepare(net, &net->d[i], i, ports[i]) == -1)
 			return -1;
+		if (spec != NULL && spec->start != 0 &&
+		    (spec->start & (1u << i)) == 0) {
+			net->d[i].stub = 1;
+			if (spec->stub_port > 0)
+				net->d[i].port = spec->stub_port;
+		}
 		net->n++;
 	}
 	if (write_directory(b, net) == -1)
 		return -1;
 	for (i = 0; i < net->n; i++)
-		if (write_conf(b, net, &net->d[i]) == -1)
+		if (!net->d[i].stub &&
+		    write_conf(b, net, &net->d[i], spec) == -1)
 			return -1;
 	return 0;
 }
@@ -510,14 +593,18 @@ daemon_exited(struct daemon *d)
 	return 1;
 }
 
-/* Ready: the local API answers a request, so the event loop runs and
- * both the socket and the TCP listener are bound. */
+/*
+ * Ready: the local API answers a request, so the event loop runs and
+ * both the socket and the TCP listener are bound.  The request is the
+ * status of an item that does not exist: its answer is small whatever
+ * the store and the directory hold.
+ */
 static int
 daemon_ready(struct daemon *d)
 {
-	struct comity_peer	*peers;
+	static const char	 none[] = "00000000000000000000000000000000";
+	struct comity_item	*it = NULL;
 	comity_conn		*c;
-	size_t			 n;
 	unsigned		 waited;
 	int			 rc;
 
@@ -525,10 +612,11 @@ daemon_ready(struct daemon *d)
 		if (bench_interrupted || daemon_exited(d))
 			return -1;
 		if (comity_connect(d->sock, &c) == 0) {
-			rc = comity_peers(c, &peers, &n);
-			comity_free(peers);
+			rc = comity_status(c, none, &it);
+			comity_free(it);
+			it = NULL;
 			comity_close(c);
-			if (rc == 0)
+			if (rc == 0 || rc == COMITY_ENOTFOUND)
 				return 0;
 		}
 		sleep_ms(POLL_MS);
@@ -538,31 +626,58 @@ daemon_ready(struct daemon *d)
 	return -1;
 }
 
-static int
-daemon_start(const struct bench *b, struct daemon *d)
+int
+net_spawn(struct bench *b, struct net *net, size_t i)
 {
-	char	*argv[] = { (char *)b->comityd, (char *)"--config", d->conf,
-		    NULL };
+	struct daemon	*d = &net->d[i];
+	char		*argv[] = { b->comityd, (char *)"--config", d->conf,
+			    NULL };
 
+	if (d->stub || d->pid > 0) {
+		bench_log("%s is %s", d->id, d->stub ? "not to be started" :
+		    "already running");
+		return -1;
+	}
 	if ((d->pid = spawn(argv, d->log)) == -1) {
 		d->pid = 0;
 		return -1;
 	}
-	return daemon_ready(d);
+	return 0;
+}
+
+int
+net_start(struct bench *b, struct net *net, size_t i)
+{
+	if (net_spawn(b, net, i) == -1)
+		return -1;
+	if (daemon_ready(&net->d[i]) == -1) {
+		daemon_stop(&net->d[i]);
+		return -1;
+	}
+	return 0;
+}
+
+int
+net_stop(struct net *net, size_t i)
+{
+	return daemon_stop(&net->d[i]);
 }
 
 int
 net_up(struct bench *b, struct net *net, const char *scenario,
     unsigned run)
 {
+	char	name[PATH_MAX];
 	size_t	i;
 
-	if (net_write(b, net, scenario, run) == -1)
+	snprintf(name, sizeof(name), "%s-%u", scenario, run);
+	if (net_create(b, net, name, NULL) == -1) {
+		net_down(b, net);
 		return -1;
-	live_net = net;
+	}
 	/* the receiver first, so the sender's first dial finds it */
 	for (i = net->n; i-- > 0;)
-		if (daemon_start(b, &net->d[i]) == -1) {
+		if (net_start(b, net, i) == -1) {
 			net_down(b, net);
 			return -1;
 		}
@@ -603,6 +718,18 @@ proc_status_kib(pid_t pid, const char *name)
 	return kib;
 }
 
+long
+net_daemon_kib(const struct daemon *d, const char *field)
+{
+	long	kib;
+
+	if (d->pid <= 0 || (kib = proc_status_kib(d->pid, field)) < 0) {
+		bench_log("cannot read %s of %s", field, d->id);
+		return -1;
+	}
+	return kib;
+}
+
 json_t *
 net_rss(const struct net *net, const char *field)
 {
@@ -613,15 +740,31 @@ net_rss(const struct net *net, const char *field)
 	if (o == NULL)
 		return NULL;
 	for (i = 0; i < net->n; i++) {
-		if (net->d[i].pid <= 0 ||
-		    (kib = proc_status_kib(net->d[i].pid, field)) < 0) {
-			bench_log("cannot read %s of %s", field, net->d[i].id);
+		if (net->d[i].stub)
+			continue;
+		if ((kib = net_daemon_kib(&net->d[i], field)) < 0) {
 			json_decref(o);
 			return NULL;
 		}
 		json_object_set_new(o, net->d[i].role, json_integer(kib));
 	}
 	return o;
+}
+
+/* The daemons' peak RSS, and the anonymous part of their RSS now (the
+ * rest is mostly pages of the store's memory map, file pages). */
+int
+net_rss_add(const struct net *net, json_t *o)
+{
+	json_t	*peak, *anon;
+
+	if ((peak = net_rss(net, "VmHWM")) == NULL)
+		return -1;
+	json_object_set_new(o, "rss_peak_kib", peak);
+	if ((anon = net_rss(net, "RssAnon")) == NULL)
+		return -1;
+	json_object_set_new(o, "rss_anon_kib", anon);
+	return 0;
 }
 
 int
@@ -635,9 +778,11 @@ net_down(struct bench *b, struct net *net)
 			rc = -1;
 	if (rc == -1)
 		for (i = 0; i < net->n; i++)
-			log_tail(net->d[i].log);
-	live_net = NULL;
+			if (!net->d[i].stub)
+				log_tail(net->d[i].log);
+	net_unregister(net);
 	if (!b->opts.keep)
 		rm_tree(net->dir);
+	net->dir[0] = '\0';
 	return rc;
 }

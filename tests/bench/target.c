@@ -5,22 +5,36 @@
  * Once a scenario's runs are over, its result (the medians, or its only
  * run) leaves its reference figures in b->ref: fsync_ms from fsync, the
  * one-core time of each CMS operation from crypto, the idle p99 from
- * idle.  idle (T2) and urgent (T3) results then get target, ratio and
- * target_holds -- only when every figure their target needs was measured
- * in the same invocation with the same SIZE; otherwise none, never a
- * guess.  Once fsync and crypto have both run, one "reference" line gives
- * critical_path_ms.
+ * idle.  bulk (T1), documents (T4), idle (T2) and urgent (T3) results
+ * then get target, ratio and target_holds -- only when every figure their
+ * target needs was measured in the same invocation with the same SIZE;
+ * otherwise none, never a guess.  Once fsync and crypto have both run,
+ * one "reference" line gives critical_path_ms.
+ *
+ * links (T6) and restart (T5) need no reference: their targets are
+ * absolute or a ratio within the run.  bulk and documents also get T7,
+ * peak RSS per daemon, in fields of its own (rss_target_kib, rss_holds)
+ * beside their throughput target.
  *
  * A ratio is the measured figure divided by the reference it is held to;
- * the target says which multiple of the reference it must not exceed.
+ * the target says which multiple of the reference it must not exceed
+ * (T2, T3, T5, T6) or must reach (T1, T4).
  */
 #include <string.h>
 
 #include "bench.h"
 
+#define T1_MIN		0.75	/* x crypto_ceiling_msgs_s */
 #define T2_P50_MAX	1.5	/* x critical_path_ms */
 #define T2_P99_MAX	3.0
 #define T3_P99_MAX	2.0	/* x the idle p99 */
+#define T4_MIN		0.6	/* x crypto_ceiling_mb_s_1m */
+#define T5_READY_MAX_S	1.0
+#define T5_RATIO_MAX	2.0	/* x the restart time of a small queue */
+#define T6_BASE_KIB	(16 * 1024)
+#define T6_PER_LINK_KIB	64
+#define T7_RSS_MAX_KIB	(64 * 1024)
+#define DOC_1M		(1 << 20)	/* crypto's "1m" size */
 
 static double
 num(const json_t *o, const char *key)
@@ -48,6 +62,24 @@ crypto_ms(const struct bench_ref *r)
 	return r->seal_ms + r->open_ms + r->sign_ms + r->verify_ms;
 }
 
+/* cores / (1/seal + 1/open + 1/sign + 1/verify) of SIZE bytes (crypto's
+ * size or 1 MiB), requests per second; 0 when not measured. */
+static double
+ceiling_msgs_s(const struct bench_ref *r, long long size)
+{
+	double	ms;
+
+	if (!have_crypto(r) || r->cores < 1)
+		return 0;
+	if (size == r->crypto_size)
+		ms = crypto_ms(r);
+	else if (size == DOC_1M && r->seal_1m_ms > 0 && r->open_1m_ms > 0)
+		ms = r->seal_1m_ms + r->open_1m_ms + r->sign_ms + r->verify_ms;
+	else
+		return 0;
+	return (double)r->cores * 1000.0 / ms;
+}
+
 /* 3 commits (sender's submit, receiver's store, sender's receipt) and
  * one seal, open, receipt signature and check; 0 when not measured. */
 static double
@@ -73,10 +105,22 @@ target_note(struct bench *b, const char *scenario, const json_t *res)
 		r->sign_ms = per_op_ms(num(res, "receipt_sign_per_s"));
 		r->verify_ms = per_op_ms(num(res, "receipt_verify_per_s"));
 		r->crypto_size = (long long)num(res, "size");
+		r->seal_1m_ms = per_op_ms(num(res, "seal_per_s_1m"));
+		r->open_1m_ms = per_op_ms(num(res, "open_per_s_1m"));
+		r->cores = (long)num(res, "cores");
 	} else if (strcmp(scenario, "idle") == 0) {
 		r->idle_p99_ms = num(res, "p99_ms");
 		r->idle_size = (long long)num(res, "size");
 	}
+}
+
+/* put_target - the target as text, the ratio to it, whether it holds */
+static void
+put_target(json_t *o, const char *text, double ratio, int holds)
+{
+	json_object_set_new(o, "target", json_string(text));
+	json_object_set_new(o, "ratio", json_real(stats_round(ratio, 3)));
+	json_object_set_new(o, "target_holds", json_boolean(holds));
 }
 
 /* T2: p50 <= 1.5 x and p99 <= 3 x critical_path_ms. */
@@ -113,21 +157,103 @@ target_urgent(const struct bench_ref *r, json_t *o)
 	p99 = num(o, "p99_ms");
 	json_object_set_new(o, "idle_p99_ms",
 	    json_real(stats_round(r->idle_p99_ms, 3)));
-	json_object_set_new(o, "target",
-	    json_string("T3: p99_ms <= 2 x idle_p99_ms"));
-	json_object_set_new(o, "ratio",
-	    json_real(stats_round(p99 / r->idle_p99_ms, 3)));
-	json_object_set_new(o, "target_holds",
-	    json_boolean(p99 <= T3_P99_MAX * r->idle_p99_ms));
+	put_target(o, "T3: p99_ms <= 2 x idle_p99_ms", p99 / r->idle_p99_ms,
+	    p99 <= T3_P99_MAX * r->idle_p99_ms);
+}
+
+/* T1: bulk msgs_per_s >= 0.75 x the crypto ceiling for its size. */
+static void
+target_bulk(const struct bench_ref *r, json_t *o)
+{
+	double	ceiling, rate;
+
+	if ((ceiling = ceiling_msgs_s(r, (long long)num(o, "size"))) <= 0)
+		return;
+	rate = num(o, "msgs_per_s");
+	json_object_set_new(o, "crypto_ceiling_msgs_s",
+	    json_real(stats_round(ceiling, 1)));
+	put_target(o, "T1: msgs_per_s >= 0.75 x crypto_ceiling_msgs_s",
+	    rate / ceiling, rate >= T1_MIN * ceiling);
+}
+
+/* T4: documents mb_per_s >= 0.6 x the crypto ceiling of 1 MiB, in MB/s. */
+static void
+target_documents(const struct bench_ref *r, json_t *o)
+{
+	double	ceiling, mbs;
+
+	if ((long long)num(o, "size") != DOC_1M ||
+	    (ceiling = ceiling_msgs_s(r, DOC_1M) * DOC_1M / 1e6) <= 0)
+		return;
+	mbs = num(o, "mb_per_s");
+	json_object_set_new(o, "crypto_ceiling_mb_s_1m",
+	    json_real(stats_round(ceiling, 2)));
+	put_target(o, "T4: mb_per_s >= 0.6 x crypto_ceiling_mb_s_1m",
+	    mbs / ceiling, mbs >= T4_MIN * ceiling);
+}
+
+/* T7: the peak RSS of every daemon <= 64 MiB. */
+static void
+target_rss(json_t *o)
+{
+	json_t		*peak = json_object_get(o, "rss_peak_kib"), *v;
+	const char	*key;
+	int		 holds = 1;
+
+	if (!json_is_object(peak) || json_object_size(peak) == 0)
+		return;
+	json_object_foreach(peak, key, v)
+		if (json_number_value(v) > T7_RSS_MAX_KIB)
+			holds = 0;
+	json_object_set_new(o, "rss_target_kib", json_integer(T7_RSS_MAX_KIB));
+	json_object_set_new(o, "rss_holds", json_boolean(holds));
+}
+
+/* T5: ready_s <= 1 s, and <= 2 x small_ready_s. */
+static void
+target_restart(json_t *o)
+{
+	double	ready = num(o, "ready_s"), small = num(o, "small_ready_s");
+	double	ratio;
+
+	if (ready <= 0 || small <= 0)
+		return;
+	ratio = ready / small;
+	put_target(o, "T5: ready_s <= 1 and ready_s <= 2 x small_ready_s",
+	    ratio, ready <= T5_READY_MAX_S && ratio <= T5_RATIO_MAX);
+}
+
+/* T6: rss_kib <= 16 MiB + 64 KiB per link. */
+static void
+target_links(json_t *o)
+{
+	double	links = num(o, "links"), rss = num(o, "rss_kib");
+	double	max = T6_BASE_KIB + T6_PER_LINK_KIB * links;
+
+	if (links <= 0 || rss <= 0)
+		return;
+	json_object_set_new(o, "rss_target_kib", json_integer((json_int_t)max));
+	put_target(o, "T6: rss_kib <= 16 MiB + 64 KiB x links", rss / max,
+	    rss <= max);
 }
 
 void
 target_apply(const struct bench *b, const char *scenario, json_t *o)
 {
-	if (strcmp(scenario, "idle") == 0)
+	if (strcmp(scenario, "bulk") == 0) {
+		target_bulk(&b->ref, o);
+		target_rss(o);
+	} else if (strcmp(scenario, "documents") == 0) {
+		target_documents(&b->ref, o);
+		target_rss(o);
+	} else if (strcmp(scenario, "idle") == 0)
 		target_idle(&b->ref, o);
 	else if (strcmp(scenario, "urgent") == 0)
 		target_urgent(&b->ref, o);
+	else if (strcmp(scenario, "restart") == 0)
+		target_restart(o);
+	else if (strcmp(scenario, "links") == 0)
+		target_links(o);
 }
 
 json_t *

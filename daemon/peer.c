@@ -49,8 +49,8 @@ struct peer {
 	struct inflight {
 		uint8_t	 id[16];
 		int	 urgent;
-	}			*inflight;
-	size_t			 ninflight;
+	}			*inflight;	/* grown as needed */
+	size_t			 ninflight, inflight_cap;
 	int64_t			 last_contact_ns;
 	int64_t			 last_delivery_ns;
 	int64_t			 skew_ns;
@@ -95,6 +95,28 @@ inflight_find(const struct peer *p, const uint8_t id[16])
 		if (memcmp(p->inflight[i].id, id, 16) == 0)
 			return (ssize_t)i;
 	return -1;
+}
+
+/*
+ * inflight_room - room for one more: the array grows with use (at most
+ * window + URGENT_WINDOW), so that a directory of a thousand authorities
+ * that never exchange costs no window-sized array each.
+ */
+static void
+inflight_room(struct peer *p)
+{
+	size_t	cap;
+
+	if (p->ninflight < p->inflight_cap)
+		return;
+	cap = p->inflight_cap == 0 ? 16 : p->inflight_cap * 2;
+	if (cap > WINDOW_MAX + URGENT_WINDOW)
+		cap = WINDOW_MAX + URGENT_WINDOW;
+	if (cap <= p->ninflight)
+		fatalx("peer %s: more than %d in flight", p->id,
+		    WINDOW_MAX + URGENT_WINDOW);
+	p->inflight = xrealloc(p->inflight, cap * sizeof(*p->inflight));
+	p->inflight_cap = cap;
 }
 
 static void
@@ -224,6 +246,7 @@ send_items(struct peer *p, struct queue_out *out, int n, int ctl)
 		if (link_send(p->active, out[i].frame, out[i].len) == 0) {
 			sent++;
 			if (!ctl) {
+				inflight_room(p);
 				memcpy(p->inflight[p->ninflight].id,
 				    out[i].id, 16);
 				p->inflight[p->ninflight++].urgent =
@@ -629,7 +652,6 @@ peer_new(const char *id)
 
 	snprintf(p->id, sizeof(p->id), "%s", id);
 	p->timer = evtimer_new(cd->base, timer_cb, p);
-	p->inflight = xcalloc(WINDOW_MAX + URGENT_WINDOW, sizeof(*p->inflight));
 	return p;
 }
 

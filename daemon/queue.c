@@ -1284,6 +1284,7 @@ get_body(const uint8_t id[16], uint8_t **body, size_t *blen, int *inbox)
 	if (rc == 0) {
 		*body = xmemdup(v, vl);
 		*blen = vl;
+		store_forget(cd->store, v, vl);
 	}
 	store_read_end(t);
 	return rc;
@@ -1421,6 +1422,7 @@ queue_next_out(const char *peer, int urgent, uint64_t after,
 		wire_free(it);
 		if (out[n].frame == NULL)
 			fatalx("out of memory");
+		store_forget(cd->store, bv, bvl);
 		n++;
 	}
 	store_cursor_close(c);

@@ -65,8 +65,10 @@ struct store {
 	int		 nreaders;	/* read txns handed out, not ended */
 	int		 map_full;	/* an operation hit MDB_MAP_FULL */
 	uint64_t	 released_ms;	/* last release_map(), monotonic */
+	uintptr_t	 map_lo, map_hi;	/* where the map was last seen */
 };
 
+static void	map_find(struct store *);
 static void	release_map(struct store *);
 
 struct store_txn {
@@ -327,6 +329,7 @@ store_open(const char *dir, uint64_t map_size, struct store **out,
 		s->map_size = info.me_mapsize;
 	else
 		s->map_size = map_size;
+	map_find(s);
 	*out = s;
 	return 0;
 
@@ -627,34 +630,61 @@ again:
  * operator sees follows the store's size, not the memory the daemon
  * holds.
  */
+/* map_find - where LMDB mapped the data file (it does not say): by inode */
 static void
-release_map(struct store *s)
+map_find(struct store *s)
 {
-	struct timespec		ts;
 	struct stat		st;
 	mdb_filehandle_t	fd;
 	FILE			*f;
 	char			 line[512];
 	unsigned long		 lo, hi, ino;
 	unsigned int		 maj, min;
-	uint64_t		 now;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	if (now - s->released_ms < STORE_RELEASE_MS)
-		return;
-	s->released_ms = now;
-	/* LMDB does not say where it mapped the file: find it by inode */
+	s->map_lo = s->map_hi = 0;
 	if (mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) == -1 ||
 	    (f = fopen("/proc/self/maps", "re")) == NULL)
 		return;
 	while (fgets(line, sizeof(line), f) != NULL)
 		if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &lo, &hi, &maj,
 		    &min, &ino) == 5 && ino == st.st_ino &&
-		    makedev(maj, min) == st.st_dev && hi > lo &&
-		    madvise((void *)lo, hi - lo, MADV_DONTNEED) == -1)
-			log_debug("store: madvise: %s", strerror(errno));
+		    makedev(maj, min) == st.st_dev && hi > lo) {
+			s->map_lo = lo;
+			s->map_hi = hi;
+			break;
+		}
 	fclose(f);
+}
+
+static void
+release_map(struct store *s)
+{
+	struct timespec	ts;
+	uint64_t	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (now - s->released_ms < STORE_RELEASE_MS)
+		return;
+	s->released_ms = now;
+	map_find(s);		/* it moves when the map grows */
+	if (s->map_hi > s->map_lo && madvise((void *)s->map_lo,
+	    s->map_hi - s->map_lo, MADV_DONTNEED) == -1)
+		log_debug("store: madvise: %s", strerror(errno));
+}
+
+void
+store_forget(struct store *s, const void *val, size_t len)
+{
+	uintptr_t	lo = (uintptr_t)val, hi = lo + len;
+	long		pg = sysconf(_SC_PAGESIZE);
+
+	if (pg <= 0 || lo < s->map_lo || hi > s->map_hi || hi < lo)
+		return;		/* not (or no longer) in the map */
+	lo = (lo + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+	hi &= ~((uintptr_t)pg - 1);
+	if (hi > lo)
+		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
 /* flush_chunks - commit the first TOTAL queued ops, BATCH_MAX_OPS per txn */

@@ -134,6 +134,14 @@ int	store_get_count(struct store_txn *, const char *name, uint64_t *v);
 int	store_quarantine(struct store_txn *, enum store_db, const void *key,
 	    size_t klen);
 
+/*
+ * store_forget - VAL (LEN bytes, from a read transaction) was copied out
+ * and is not needed again soon: drop the whole pages of it from our
+ * resident set (they stay in the page cache).  For large values: a
+ * sealed document read to be sent or fetched.
+ */
+void	store_forget(struct store *, const void *val, size_t len);
+
 /* store_map_size - current map size in bytes */
 uint64_t store_map_size(const struct store *);
 

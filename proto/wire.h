@@ -20,8 +20,14 @@
 
 #include "comity.pb-c.h"
 
+/*
+ * Decoding may allocate WIRE_BUDGET_FACTOR x the input + WIRE_BUDGET_SLACK.
+ * The slack covers answers of many small repeated messages, each a few
+ * bytes on the wire and a few hundred as a struct: `comity peers` with a
+ * directory of thousands of authorities that never exchanged anything.
+ */
 #define WIRE_BUDGET_FACTOR	4
-#define WIRE_BUDGET_SLACK	(64u << 10)
+#define WIRE_BUDGET_SLACK	(1u << 20)
 
 /*
  * wire_unpack - decode LEN bytes as DESC's message.  Returns a message

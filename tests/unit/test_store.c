@@ -883,6 +883,103 @@ test_read_txns(void **state)
 	store_read_end(NULL);
 }
 
+/* vm_rss_kib - this process's VmRSS */
+static long
+vm_rss_kib(void)
+{
+	FILE	*f = fopen("/proc/self/status", "r");
+	char	 line[256];
+	long	 kib = -1;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+static int
+count_apply(struct store_txn *t, void *arg)
+{
+	int64_t	*delta = arg;
+
+	return store_add_count(t, "n", *delta);
+}
+
+/*
+ * store_forget drops a large value's pages from the resident set and
+ * nothing else: the value reads back the same, and memory outside the
+ * map (a copy on the heap) is never touched.
+ */
+static void
+test_forget(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_txn	*t;
+	struct kv		 a;
+	const void		*v;
+	size_t			 vl, i, len = 4u << 20;
+	char			*big, *copy;
+	long			 before, after;
+
+	big = malloc(len);
+	assert_non_null(big);
+	for (i = 0; i < len; i++)
+		big[i] = (char)(i * 7 + (i >> 12));
+	kv_init(&a, DB_BLOB, "big", NULL);
+	a.val = big;
+	a.vlen = len;
+	store_batch_add(fx->s, put_apply, kv_done, &a);
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	assert_int_equal(a.rc, 0);
+
+	assert_int_equal(store_read_begin(fx->s, &t), 0);
+	assert_int_equal(store_get(t, DB_BLOB, "big", 3, &v, &vl), 0);
+	assert_int_equal(vl, len);
+	assert_memory_equal(v, big, len);	/* every page mapped */
+	copy = malloc(len);
+	assert_non_null(copy);
+	memcpy(copy, v, len);
+	before = vm_rss_kib();
+	store_forget(fx->s, v, vl);
+	after = vm_rss_kib();
+	/* most of the 4 MiB left the resident set */
+	assert_true(before - after > 3 * 1024);
+	assert_memory_equal(v, big, len);	/* and reads back the same */
+	/* outside the map: a no-op (DONTNEED would zero a heap copy) */
+	store_forget(fx->s, copy, len);
+	assert_memory_equal(copy, big, len);
+	store_read_end(t);
+	free(copy);
+	free(big);
+}
+
+/* counters: absent is 0, they add, and never go below 0 */
+static void
+test_counts(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_txn	*t;
+	uint64_t		 n = 99;
+	int64_t			 d[] = { 5, -2, -10, 4 };
+	uint64_t		 want[] = { 5, 3, 0, 4 };
+	size_t			 i;
+
+	assert_int_equal(store_read_begin(fx->s, &t), 0);
+	assert_int_equal(store_get_count(t, "n", &n), 0);
+	assert_true(n == 0);
+	store_read_end(t);
+	for (i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
+		store_batch_add(fx->s, count_apply, NULL, &d[i]);
+		assert_int_equal(store_batch_flush(fx->s), 0);
+		assert_int_equal(store_read_begin(fx->s, &t), 0);
+		assert_int_equal(store_get_count(t, "n", &n), 0);
+		assert_true(n == want[i]);
+		store_read_end(t);
+	}
+}
+
 static void
 test_u64be(void **state)
 {
@@ -916,6 +1013,8 @@ main(void)
 		T(test_done_adds_op),
 		T(test_event_base),
 		T(test_read_txns),
+		T(test_forget),
+		T(test_counts),
 		cmocka_unit_test(test_u64be),
 	};
 

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -174,6 +175,44 @@ test_budget(void **state)
 	free(p);
 }
 
+/* The peers answer of a large directory of idle authorities decodes. */
+static void
+test_budget_peers(void **state)
+{
+	Comity__LocalResponse	 resp = COMITY__LOCAL_RESPONSE__INIT, *got;
+	Comity__PeerInfo	*pi, **pp;
+	char			 (*ids)[16];
+	uint8_t			*buf;
+	size_t			 len, i, n = 2000;
+
+	(void)state;
+	pi = calloc(n, sizeof(*pi));
+	pp = calloc(n, sizeof(*pp));
+	ids = calloc(n, sizeof(*ids));
+	assert_true(pi != NULL && pp != NULL && ids != NULL);
+	for (i = 0; i < n; i++) {
+		comity__peer_info__init(&pi[i]);
+		snprintf(ids[i], sizeof(ids[i]), "XX-A%04zu", i);
+		pi[i].id = ids[i];
+		pp[i] = &pi[i];
+	}
+	resp.n_peers = n;
+	resp.peers = pp;
+	buf = wire_pack(&resp.base, 0, &len);
+	assert_non_null(buf);
+	/* a few bytes each on the wire, hundreds unpacked */
+	assert_true(len < n * 16);
+	got = wire_unpack(&comity__local_response__descriptor, buf, len);
+	assert_non_null(got);
+	assert_int_equal(got->n_peers, n);
+	assert_string_equal(got->peers[n - 1]->id, "XX-A1999");
+	wire_free(got);
+	free(buf);
+	free(ids);
+	free(pp);
+	free(pi);
+}
+
 static void
 test_embedded_nul(void **state)
 {
@@ -293,6 +332,7 @@ main(void)
 		cmocka_unit_test(test_envelope_roundtrip),
 		cmocka_unit_test(test_frame_roundtrip),
 		cmocka_unit_test(test_budget),
+		cmocka_unit_test(test_budget_peers),
 		cmocka_unit_test(test_embedded_nul),
 		cmocka_unit_test(test_non_canonical),
 		cmocka_unit_test(test_id_valid),

@@ -41,11 +41,14 @@
 #define HANDSHAKE_TIMEOUT_DEFAULT_MS	10000
 #define IDLE_TIMEOUT_DEFAULT_MS		300000
 #define KEEPALIVE_FRACTION	3	/* send a Hello-ping after idle/3 */
-#define WINDOW_DEFAULT		64
+#define WINDOW_DEFAULT		256
 #define WINDOW_MAX		4096
 /* Urgent envelopes may be in flight beyond the window by this many: an
  * urgent one never waits for a full window of normal ones to drain. */
 #define URGENT_WINDOW		16
+/* Bytes of normal envelopes in flight per link, about: the receiver holds
+ * them in memory while it opens and stores them. */
+#define WINDOW_BYTES		(8u << 20)
 #define WORK_THREADS_MAX	16	/* crypto threads of one daemon */
 #define LINK_OUTPUT_MAX		(FRAME_MAX_MAX + (1u << 20))
 /*

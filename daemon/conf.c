@@ -94,7 +94,7 @@ static const struct ckey limits_keys[] = {
 	    O(handshake_timeout_ms), 0 },
 	{ "idle_timeout",	CT_DURATION, "5m", SEC, DAY,
 	    O(idle_timeout_ms), 0 },
-	{ "window",		CT_UINT, "64", 1, WINDOW_MAX, O(window), 0 },
+	{ "window",		CT_UINT, "256", 1, WINDOW_MAX, O(window), 0 },
 	{ "workers",		CT_UINT, "0", 0, WORK_THREADS_MAX, O(workers),
 	    0 },
 	{ "skew_warning",	CT_DURATION, "2s", 1, DAY,

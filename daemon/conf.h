@@ -44,7 +44,7 @@ struct conf {
 	uint64_t	 max_connections;	/* default 1024, 1..65536 */
 	uint64_t	 handshake_timeout_ms;	/* default 10s, 100ms..10m */
 	uint64_t	 idle_timeout_ms;	/* default 5m, 1s..1d */
-	uint64_t	 window;		/* default 64, 1..4096 */
+	uint64_t	 window;		/* default 256, 1..4096 */
 	uint64_t	 workers;		/* default 0 = one per CPU,
 						   0..WORK_THREADS_MAX */
 	uint64_t	 skew_warning_ms;	/* default 2s, 1ms..1d */

@@ -49,8 +49,10 @@ struct peer {
 	struct inflight {
 		uint8_t	 id[16];
 		int	 urgent;
+		size_t	 len;		/* the frame's */
 	}			*inflight;	/* grown as needed */
 	size_t			 ninflight, inflight_cap;
+	size_t			 inflight_bytes;
 	int64_t			 last_contact_ns;
 	int64_t			 last_delivery_ns;
 	int64_t			 skew_ns;
@@ -124,8 +126,10 @@ inflight_del(struct peer *p, const uint8_t id[16])
 {
 	ssize_t	i = inflight_find(p, id);
 
-	if (i >= 0)
+	if (i >= 0) {
+		p->inflight_bytes -= p->inflight[i].len;
 		p->inflight[i] = p->inflight[--p->ninflight];
+	}
 }
 
 /* ---------------------------------------------------------------- timers */
@@ -249,8 +253,10 @@ send_items(struct peer *p, struct queue_out *out, int n, int ctl)
 				inflight_room(p);
 				memcpy(p->inflight[p->ninflight].id,
 				    out[i].id, 16);
+				p->inflight[p->ninflight].len = out[i].len;
 				p->inflight[p->ninflight++].urgent =
 				    out[i].urgent;
+				p->inflight_bytes += out[i].len;
 				queue_mark_sent(p->id, out[i].id);
 			}
 		}
@@ -262,7 +268,9 @@ send_items(struct peer *p, struct queue_out *out, int n, int ctl)
 /*
  * Fill the active link: receipts owed to the peer first, then urgent
  * envelopes, then normal ones, within the window (urgent ones within
- * URGENT_WINDOW more) and the output bound.
+ * URGENT_WINDOW more) and the output bound.  Normal envelopes also stop
+ * at about WINDOW_BYTES in flight: the window's count is for small
+ * requests, and the receiver holds what is in flight in memory.
  */
 static void
 pump(struct peer *p)
@@ -287,11 +295,22 @@ pump(struct peer *p)
 			int	max;
 
 			limit = urgent ? window + URGENT_WINDOW : window;
-			if (p->ninflight >= limit)
+			if (p->ninflight >= limit || (!urgent &&
+			    p->inflight_bytes >= WINDOW_BYTES))
 				continue;
 			max = (int)(limit - p->ninflight);
 			if (max > PUMP_BATCH)
 				max = PUMP_BATCH;
+			/* as many as fit the bytes, at the size in flight */
+			if (!urgent && p->ninflight > 0) {
+				size_t	avg = p->inflight_bytes /
+				    p->ninflight + 1;
+
+				if ((size_t)max > (WINDOW_BYTES -
+				    p->inflight_bytes) / avg + 1)
+					max = (int)((WINDOW_BYTES -
+					    p->inflight_bytes) / avg + 1);
+			}
 			n = queue_next_out(p->id, urgent, urgent ?
 			    p->after_urgent : p->after_normal, out, max);
 			if (n < 0)
@@ -351,6 +370,7 @@ activate(struct peer *p, struct link *l)
 	p->active = l;
 	p->after_ctl = p->after_urgent = p->after_normal = 0;
 	p->ninflight = 0;
+	p->inflight_bytes = 0;
 	p->paused = 0;
 	p->backoff_ms = 0;
 	p->next_attempt_ns = 0;
@@ -408,6 +428,7 @@ peer_link_down(struct link *l, const char *reason)
 	if (was_active) {
 		p->active = NULL;
 		p->ninflight = 0;
+		p->inflight_bytes = 0;
 		p->paused = 0;
 		evtimer_del(p->timer);
 	}

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +36,11 @@
  * system really is (nearly) full: below 2 MiB or 1 % free. */
 #define STORE_FULL_BYTES	(2ull << 20)
 #define STORE_FULL_PERCENT	1
-/* How often at most the map's resident pages are handed back (below). */
+/* How often at most the map's resident pages are handed back (below),
+ * unless more than STORE_RELEASE_BYTES were written meanwhile: a read
+ * maps the written pages around it (fault-around) too. */
 #define STORE_RELEASE_MS	250
+#define STORE_RELEASE_BYTES	(8u << 20)
 
 struct store_op {
 	store_apply_fn	 apply;
@@ -66,6 +70,7 @@ struct store {
 	int		 map_full;	/* an operation hit MDB_MAP_FULL */
 	uint64_t	 released_ms;	/* last release_map(), monotonic */
 	uintptr_t	 map_lo, map_hi;	/* where the map was last seen */
+	uint64_t	 put_bytes;	/* written since release_map() */
 };
 
 static void	map_find(struct store *);
@@ -664,13 +669,21 @@ release_map(struct store *s)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	if (now - s->released_ms < STORE_RELEASE_MS)
+	if (now - s->released_ms < STORE_RELEASE_MS &&
+	    s->put_bytes < STORE_RELEASE_BYTES)
 		return;
 	s->released_ms = now;
+	s->put_bytes = 0;
 	map_find(s);		/* it moves when the map grows */
 	if (s->map_hi > s->map_lo && madvise((void *)s->map_lo,
 	    s->map_hi - s->map_lo, MADV_DONTNEED) == -1)
 		log_debug("store: madvise: %s", strerror(errno));
+	/*
+	 * The same for the heap: the documents that went into the store
+	 * passed through buffers of up to a frame, which glibc keeps in
+	 * its arenas (one per thread) once freed.
+	 */
+	malloc_trim(0);
 }
 
 void
@@ -838,6 +851,7 @@ store_put(struct store_txn *t, enum store_db db, const void *key,
 	v.mv_size = vlen;
 	if ((mrc = mdb_put(t->txn, t->s->dbi[db], &k, &v, 0)) != 0)
 		return map_err(t->s, mrc, "put");
+	t->s->put_bytes += vlen;
 	return 0;
 }
 

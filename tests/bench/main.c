@@ -82,7 +82,7 @@ usage(FILE *f)
 	    "usage: comity-bench [--scenario NAME[,NAME...]] [--runs N] "
 	    "[--quick]\n"
 	    "                    [--count N] [--size BYTES] [--clients N]\n"
-	    "                    [--timeout SECONDS] [--keep]\n"
+	    "                    [--batch N] [--timeout SECONDS] [--keep]\n"
 	    "\n"
 	    "Builds a two-authority comity network on 127.0.0.1 in a "
 	    "temporary\n"
@@ -104,6 +104,9 @@ usage(FILE *f)
 	    "  --clients N          submitting connections, 1-%d (bulk, "
 	    "documents,\n"
 	    "                       urgent, restart's fill; default %d)\n"
+	    "  --batch N            bulk, documents: requests per submit call,\n"
+	    "                       1-256 (1: comity_submit(); default 32, and\n"
+	    "                       1 for documents of 64 KiB or more)\n"
 	    "  --timeout SECONDS    bound on one run (restart: fill included)\n"
 	    "  --keep               leave the temporary directory and the "
 	    "logs\n"
@@ -191,7 +194,7 @@ scenario_check(const char *list)
 }
 
 enum { OPT_SCENARIO = 256, OPT_RUNS, OPT_QUICK, OPT_COUNT, OPT_SIZE,
-	OPT_TIMEOUT, OPT_CLIENTS, OPT_KEEP, OPT_HELP };
+	OPT_TIMEOUT, OPT_CLIENTS, OPT_BATCH, OPT_KEEP, OPT_HELP };
 
 static int
 parse_opts(int argc, char *argv[], struct bench_opts *o)
@@ -204,6 +207,7 @@ parse_opts(int argc, char *argv[], struct bench_opts *o)
 		{ "size", required_argument, NULL, OPT_SIZE },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "clients", required_argument, NULL, OPT_CLIENTS },
+		{ "batch", required_argument, NULL, OPT_BATCH },
 		{ "keep", no_argument, NULL, OPT_KEEP },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 }
@@ -251,6 +255,12 @@ parse_opts(int argc, char *argv[], struct bench_opts *o)
 				return -1;
 			o->clients = (unsigned)v;
 			break;
+		case OPT_BATCH:
+			if (parse_num("--batch", optarg, 1, COMITY_BATCH_MAX,
+			    &v) == -1)
+				return -1;
+			o->batch = (unsigned)v;
+			break;
 		case OPT_KEEP:
 			o->keep = 1;
 			break;
@@ -280,6 +290,8 @@ args_fill(const struct bench *b, const struct scenario *sc, unsigned run,
 	a->size = o->size >= 0 ? o->size : sc->size;
 	a->timeout_s = o->timeout_s > 0 ? o->timeout_s : sc->timeout_s;
 	a->clients = o->clients > 0 ? o->clients : CLIENTS_DEFAULT;
+	a->batch = o->batch > 0 ? o->batch : a->size >= BATCH_SIZE_MAX ? 1 :
+	    BATCH_DEFAULT;
 }
 
 static int

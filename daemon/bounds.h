@@ -49,6 +49,10 @@
 /* Bytes of normal envelopes in flight per link, about: the receiver holds
  * them in memory while it opens and stores them. */
 #define WINDOW_BYTES		(8u << 20)
+/* What a receiver holds of one link's envelopes being opened and stored
+ * before it stops reading it (plus the last envelope read): a sender past
+ * its window waits. */
+#define PENDING_BYTES_MAX	(4 * WINDOW_BYTES)
 #define WORK_THREADS_MAX	16	/* crypto threads of one daemon */
 #define LINK_OUTPUT_MAX		(FRAME_MAX_MAX + (1u << 20))
 /*

@@ -503,6 +503,14 @@ hook_run(const char *why, const uint8_t *id, const char *peer,
 		wire_id_hex(id, h);
 		hexid = h;
 	}
+	/* at stop, what the pool and the store finish after hook_stop()
+	 * would start hooks that no one times out, reaps or reports */
+	if (cd->stopping) {
+		snprintf(what, sizeof(what), "not run why=%s: daemon stopping",
+		    why);
+		report(1, hexid, id, peer, what);
+		return;
+	}
 	for (size_t i = 0; i < HOOK_RUNNING_MAX && p == NULL; i++)
 		if (procs[i].pid == 0)
 			p = &procs[i];

@@ -49,6 +49,7 @@ struct link {
 	char			 addr[80];		/* host:port for logs */
 	int64_t			 skew_ns;	/* peer clock - ours, at Hello */
 	uint64_t		 up_ms;
+	size_t			 pending_in_bytes; /* their envelopes' bodies */
 	unsigned		 pending_in;	/* envelopes and receipts being
 						   checked or committed */
 	int			 read_paused;

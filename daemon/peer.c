@@ -10,6 +10,7 @@
  * flight on the active link are kept (at most [limits] window) so that a
  * cursor restart after "try later" does not resend them twice.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,7 +258,8 @@ send_items(struct peer *p, struct queue_out *out, int n, int ctl)
 				p->inflight[p->ninflight++].urgent =
 				    out[i].urgent;
 				p->inflight_bytes += out[i].len;
-				queue_mark_sent(p->id, out[i].id);
+				queue_mark_sent(p->id, out[i].id,
+				    out[i].urgent);
 			}
 		}
 		free(out[i].frame);
@@ -269,8 +271,10 @@ send_items(struct peer *p, struct queue_out *out, int n, int ctl)
  * Fill the active link: receipts owed to the peer first, then urgent
  * envelopes, then normal ones, within the window (urgent ones within
  * URGENT_WINDOW more) and the output bound.  Normal envelopes also stop
- * at about WINDOW_BYTES in flight: the window's count is for small
- * requests, and the receiver holds what is in flight in memory.
+ * at WINDOW_BYTES in flight (the frame that reaches it goes out): the
+ * window's count is for small requests, and the receiver holds what is
+ * in flight in memory.  The bytes bound every batch, the first one on
+ * an empty window included, whatever the sizes of those in flight.
  */
 static void
 pump(struct peer *p)
@@ -301,18 +305,11 @@ pump(struct peer *p)
 			max = (int)(limit - p->ninflight);
 			if (max > PUMP_BATCH)
 				max = PUMP_BATCH;
-			/* as many as fit the bytes, at the size in flight */
-			if (!urgent && p->ninflight > 0) {
-				size_t	avg = p->inflight_bytes /
-				    p->ninflight + 1;
-
-				if ((size_t)max > (WINDOW_BYTES -
-				    p->inflight_bytes) / avg + 1)
-					max = (int)((WINDOW_BYTES -
-					    p->inflight_bytes) / avg + 1);
-			}
+			/* normal ones: up to the frame that fills the bytes */
 			n = queue_next_out(p->id, urgent, urgent ?
-			    p->after_urgent : p->after_normal, out, max);
+			    p->after_urgent : p->after_normal, out, max,
+			    urgent ? SIZE_MAX :
+			    WINDOW_BYTES - p->inflight_bytes);
 			if (n < 0)
 				break;
 			if (n > 0)
@@ -452,7 +449,16 @@ peer_link_writable(struct link *l)
 struct env_ctx {
 	struct link			*link;
 	struct queue_envelope_res	 res;
+	size_t				 len;	/* of the body */
 };
+
+/* pending_full - whether L has as much being stored as it may have */
+static int
+pending_full(const struct link *l)
+{
+	return l->pending_in >= WINDOW_MAX ||
+	    l->pending_in_bytes >= PENDING_BYTES_MAX;
+}
 
 static void
 send_trylater(struct link *l, const uint8_t id[16], const char *why)
@@ -488,7 +494,9 @@ envelope_done(void *arg, int rc)
 		if (l->peer != NULL)
 			l->peer->last_delivery_ns = now_ns();
 		l->pending_in--;
-		if (l->pending_in < WINDOW_MAX / 2)
+		l->pending_in_bytes -= c->len;
+		if (l->pending_in < WINDOW_MAX / 2 &&
+		    l->pending_in_bytes < PENDING_BYTES_MAX / 2)
 			link_resume_read(l);
 	}
 	free(c->res.frame);
@@ -514,7 +522,11 @@ envelope_in(struct link *l, const Comity__Envelope *env)
 	}
 	c->link = l;
 	link_ref(l);
-	if (++l->pending_in >= WINDOW_MAX)
+	/* a sender past its window is held by what it has given us */
+	c->len = env->body.len;
+	l->pending_in++;
+	l->pending_in_bytes += c->len;
+	if (pending_full(l))
 		link_pause_read(l);
 }
 
@@ -542,7 +554,8 @@ receipt_done(void *arg, int rc)
 
 	if (l->state == LINK_UP) {
 		l->pending_in--;
-		if (l->pending_in < WINDOW_MAX / 2)
+		if (l->pending_in < WINDOW_MAX / 2 &&
+		    l->pending_in_bytes < PENDING_BYTES_MAX / 2)
 			link_resume_read(l);
 	}
 	if (rc == COMITY_EPROTO) {	/* signature or content refused */
@@ -603,7 +616,7 @@ receipt_in(struct link *l, const Comity__Receipt *r)
 	c->link = l;
 	link_ref(l);
 	/* receipts being checked count with envelopes being stored */
-	if (++l->pending_in >= WINDOW_MAX)
+	if (++l->pending_in >= WINDOW_MAX || pending_full(l))
 		link_pause_read(l);
 }
 

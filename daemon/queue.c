@@ -775,7 +775,11 @@ seal_done(void *arg)
 		submit_op_free(op);
 		return;
 	}
-	store_batch_add(cd->store, submit_apply, submit_done, op);
+	if (op->item->envelope->priority == COMITY__PRIORITY__PRIORITY_URGENT)
+		store_batch_add_urgent(cd->store, submit_apply, submit_done,
+		    op);
+	else
+		store_batch_add(cd->store, submit_apply, submit_done, op);
 }
 
 int
@@ -1366,12 +1370,12 @@ queue_receipt(const uint8_t id[16], int kind, uint8_t **buf, size_t *len)
 
 int
 queue_next_out(const char *peer, int urgent, uint64_t after,
-    struct queue_out *out, int max)
+    struct queue_out *out, int max, size_t max_bytes)
 {
 	struct store_txn	*t;
 	struct store_cursor	*c;
 	const void		*k, *v, *bv;
-	size_t			 kl, vl, bvl, plen;
+	size_t			 kl, vl, bvl, plen, bytes = 0;
 	uint8_t			 start[QKEY_MAX], bkey[1 + ENVELOPE_ID_LEN];
 	int64_t			 now = now_ns();
 	int			 rc, n = 0, skipped = 0;
@@ -1383,7 +1387,8 @@ queue_next_out(const char *peer, int urgent, uint64_t after,
 	if ((rc = store_cursor_open(t, DB_OUTQ, &c)) != 0)
 		goto done;
 	for (rc = store_cursor_seek(c, start, plen + 8, &k, &kl, &v, &vl);
-	    rc == 0 && n < max; rc = store_cursor_next(c, &k, &kl, &v, &vl)) {
+	    rc == 0 && n < max && bytes < max_bytes;
+	    rc = store_cursor_next(c, &k, &kl, &v, &vl)) {
 		Comity__OutItem		*it;
 		Comity__Frame		 f = COMITY__FRAME__INIT;
 		Comity__Envelope	 env;
@@ -1423,6 +1428,7 @@ queue_next_out(const char *peer, int urgent, uint64_t after,
 		if (out[n].frame == NULL)
 			fatalx("out of memory");
 		store_forget(cd->store, bv, bvl);
+		bytes += out[n].len;
 		n++;
 	}
 	store_cursor_close(c);
@@ -1518,13 +1524,17 @@ free_done(void *arg, int rc)
 }
 
 void
-queue_mark_sent(const char *peer, const uint8_t id[16])
+queue_mark_sent(const char *peer, const uint8_t id[16], int urgent)
 {
 	struct id_op	*op = xcalloc(1, sizeof(*op));
 
 	memcpy(op->id, id, ENVELOPE_ID_LEN);
 	snprintf(op->peer, sizeof(op->peer), "%s", peer);
-	store_batch_add(cd->store, sent_apply, free_done, op);
+	/* in the urgent lane, before the item's receipt */
+	if (urgent)
+		store_batch_add_urgent(cd->store, sent_apply, free_done, op);
+	else
+		store_batch_add(cd->store, sent_apply, free_done, op);
 }
 
 /* ------------------------------------------------------------ expiry */
@@ -1744,6 +1754,7 @@ struct receipt_op {
 	struct receipt_signers	 signers;
 	int			 by_link;
 	char			 err[QUEUE_ERR_MAX];
+	int			 urgent;	/* about an urgent item */
 };
 
 static void
@@ -1915,7 +1926,11 @@ receipt_checked(void *arg)
 	memcpy(res->id, rc->envelope_id.data, ENVELOPE_ID_LEN);
 	res->kind = rc->kind;
 	res->ack_needed = rc->kind == COMITY__RECEIPT_KIND__RECEIPT_RETRIEVED;
-	store_batch_add(cd->store, receipt_apply, receipt_done, op);
+	if (op->urgent)
+		store_batch_add_urgent(cd->store, receipt_apply, receipt_done,
+		    op);
+	else
+		store_batch_add(cd->store, receipt_apply, receipt_done, op);
 }
 
 int
@@ -1940,6 +1955,7 @@ queue_receipt_in(const char *peer, X509 *peer_cert, const uint8_t *buf,
 	op->signers = signers;
 	op->tls = cd->tls;
 	tls_ctx_ref(op->tls);
+	op->urgent = urgent;
 	work_submit(receipt_check, receipt_checked, op, urgent);
 	return 0;
 }
@@ -2321,7 +2337,11 @@ opened(void *arg)
 	struct envelope_op	*op = arg;
 
 	open_finish(op);
-	store_batch_add(cd->store, envelope_apply, envelope_done, op);
+	if (op->res->urgent)
+		store_batch_add_urgent(cd->store, envelope_apply,
+		    envelope_done, op);
+	else
+		store_batch_add(cd->store, envelope_apply, envelope_done, op);
 }
 
 /*

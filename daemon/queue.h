@@ -159,22 +159,25 @@ struct queue_out {
 
 /*
  * queue_next_out - up to MAX items queued for PEER in class URGENT (1) or
- * normal (0) with a queue position after AFTER, in order.  Returns the
+ * normal (0) with a queue position after AFTER, in order, and no more
+ * once their frames add up to MAX_BYTES (the one that reaches it is
+ * included: at least one item when any is queued).  Returns the
  * number filled into OUT (0 when none), or a negative COMITY_E*.  Items
  * past their expiry are passed over (and the expiry timer woken); after
  * EXPIRY_SKIP_MAX of them with nothing to send it returns COMITY_EAGAIN:
  * the expiry commit kicks the peer (peer_kick) when it has removed them.
  */
 int	queue_next_out(const char *peer, int urgent, uint64_t after,
-	    struct queue_out *out, int max);
+	    struct queue_out *out, int max, size_t max_bytes);
 
 /* queue_next_ctl - the same for receipts queued back to PEER. */
 int	queue_next_ctl(const char *peer, uint64_t after,
 	    struct queue_out *out, int max);
 
 /* queue_mark_sent - record that ID went out on a link (QUEUED -> SENT,
- * sent_at, SENT audit record).  Fire and forget. */
-void	queue_mark_sent(const char *peer, const uint8_t id[16]);
+ * sent_at, SENT audit record), in the store's urgent lane if URGENT.
+ * Fire and forget. */
+void	queue_mark_sent(const char *peer, const uint8_t id[16], int urgent);
 
 /*
  * queue_receipt_in - a receipt frame from PEER: check its signature (by

@@ -38,8 +38,9 @@
 #define STORE_FULL_PERCENT	1
 /* How often at most the map's resident pages are handed back (below),
  * unless more than STORE_RELEASE_BYTES were written meanwhile: a read
- * maps the written pages around it (fault-around) too. */
-#define STORE_RELEASE_MS	250
+ * maps the written pages around it (fault-around), tens of MiB a second
+ * while a backlog is sent. */
+#define STORE_RELEASE_MS	50
 #define STORE_RELEASE_BYTES	(8u << 20)
 
 struct store_op {
@@ -59,6 +60,8 @@ struct store {
 
 	struct store_op	*head;		/* pending operations, FIFO */
 	struct store_op	**tail;
+	struct store_op	*uhead;		/* urgent ones, committed first */
+	struct store_op	**utail;
 	size_t		 npending;
 	int		 flushing;	/* guards against re-entry from done() */
 
@@ -70,6 +73,7 @@ struct store {
 	int		 map_full;	/* an operation hit MDB_MAP_FULL */
 	uint64_t	 released_ms;	/* last release_map(), monotonic */
 	uintptr_t	 map_lo, map_hi;	/* where the map was last seen */
+	uint64_t	 map_seen_size;	/* map_size when it was */
 	uint64_t	 put_bytes;	/* written since release_map() */
 };
 
@@ -282,6 +286,7 @@ store_open(const char *dir, uint64_t map_size, struct store **out,
 
 	s = xcalloc(1, sizeof(*s));
 	s->tail = &s->head;
+	s->utail = &s->uhead;
 	s->dir = xstrdup(dir);
 	s->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (s->lockfd == -1) {
@@ -355,9 +360,13 @@ store_close(struct store *s)
 
 	if (s == NULL)
 		return;
-	if (s->head != NULL) {
+	if (s->npending > 0) {
 		log_error("store: closed with %zu operation(s) pending; "
 		    "they are dropped uncommitted", s->npending);
+		for (op = s->uhead; op != NULL; op = next) {
+			next = op->next;
+			free(op);
+		}
 		for (op = s->head; op != NULL; op = next) {
 			next = op->next;
 			free(op);
@@ -397,15 +406,15 @@ store_set_event_base(struct store *s, struct event_base *base)
 	npri = event_base_get_npriorities(base);
 	if (npri > 1 && event_priority_set(s->ev, npri - 1) == -1)
 		log_warnx("store: cannot lower the commit event's priority");
-	if (s->head != NULL) {
+	if (s->npending > 0) {
 		s->ev_active = 1;
 		event_active(s->ev, EV_TIMEOUT, 0);
 	}
 }
 
-void
-store_batch_add(struct store *s, store_apply_fn apply, store_done_fn done,
-    void *arg)
+static void
+batch_add(struct store *s, store_apply_fn apply, store_done_fn done,
+    void *arg, int urgent)
 {
 	struct store_op *op;
 
@@ -413,8 +422,13 @@ store_batch_add(struct store *s, store_apply_fn apply, store_done_fn done,
 	op->apply = apply;
 	op->done = done;
 	op->arg = arg;
-	*s->tail = op;
-	s->tail = &op->next;
+	if (urgent) {
+		*s->utail = op;
+		s->utail = &op->next;
+	} else {
+		*s->tail = op;
+		s->tail = &op->next;
+	}
 	s->npending++;
 	/*
 	 * An op added by a done() callback waits for the next turn (see
@@ -427,6 +441,20 @@ store_batch_add(struct store *s, store_apply_fn apply, store_done_fn done,
 	}
 }
 
+void
+store_batch_add(struct store *s, store_apply_fn apply, store_done_fn done,
+    void *arg)
+{
+	batch_add(s, apply, done, arg, 0);
+}
+
+void
+store_batch_add_urgent(struct store *s, store_apply_fn apply,
+    store_done_fn done, void *arg)
+{
+	batch_add(s, apply, done, arg, 1);
+}
+
 size_t
 store_batch_pending(const struct store *s)
 {
@@ -437,20 +465,22 @@ store_batch_pending(const struct store *s)
 static struct store_op *
 take(struct store *s, size_t max)
 {
-	struct store_op	*first = s->head, *op = first, *last = NULL;
-	size_t		 n = 0;
+	struct store_op	*first = NULL, **tail = &first, *op;
+	size_t		 n;
 
-	while (op != NULL && n < max) {
-		last = op;
-		op = op->next;
-		n++;
+	for (n = 0; n < max; n++) {
+		if ((op = s->uhead) != NULL) {
+			if ((s->uhead = op->next) == NULL)
+				s->utail = &s->uhead;
+		} else if ((op = s->head) != NULL) {
+			if ((s->head = op->next) == NULL)
+				s->tail = &s->head;
+		} else
+			break;
+		*tail = op;
+		tail = &op->next;
 	}
-	if (last == NULL)
-		return NULL;
-	s->head = op;
-	if (op == NULL)
-		s->tail = &s->head;
-	last->next = NULL;
+	*tail = NULL;
 	s->npending -= n;
 	return first;
 }
@@ -647,6 +677,7 @@ map_find(struct store *s)
 	unsigned int		 maj, min;
 
 	s->map_lo = s->map_hi = 0;
+	s->map_seen_size = s->map_size;
 	if (mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) == -1 ||
 	    (f = fopen("/proc/self/maps", "re")) == NULL)
 		return;
@@ -674,7 +705,8 @@ release_map(struct store *s)
 		return;
 	s->released_ms = now;
 	s->put_bytes = 0;
-	map_find(s);		/* it moves when the map grows */
+	if (s->map_seen_size != s->map_size)
+		map_find(s);	/* it moved when the map grew */
 	if (s->map_hi > s->map_lo && madvise((void *)s->map_lo,
 	    s->map_hi - s->map_lo, MADV_DONTNEED) == -1)
 		log_debug("store: madvise: %s", strerror(errno));
@@ -711,7 +743,7 @@ flush_chunks(struct store *s, size_t total)
 	if (s->flushing)
 		return 0;
 	s->flushing = 1;
-	while (total > 0 && s->head != NULL) {
+	while (total > 0 && s->npending > 0) {
 		n = total < BATCH_MAX_OPS ? total : BATCH_MAX_OPS;
 		ops = take(s, n);
 		total -= n;
@@ -731,7 +763,7 @@ flush_chunks(struct store *s, size_t total)
 	}
 	s->flushing = 0;
 	release_map(s);
-	if (s->head != NULL && s->ev != NULL && !s->ev_active) {
+	if (s->npending > 0 && s->ev != NULL && !s->ev_active) {
 		static const struct timeval now = { 0, 0 };
 
 		/*

@@ -81,6 +81,12 @@ void	store_set_event_base(struct store *, struct event_base *base);
  * borrowed until done() has run; done may be NULL. */
 void	store_batch_add(struct store *, store_apply_fn apply,
 	    store_done_fn done, void *arg);
+/* store_batch_add_urgent - the same, committed before every operation
+ * queued with store_batch_add() (in order among the urgent ones): for
+ * the steps of urgent requests, so that they never wait for a backlog's
+ * commits. */
+void	store_batch_add_urgent(struct store *, store_apply_fn apply,
+	    store_done_fn done, void *arg);
 /* store_batch_flush - run and commit the queued operations now; calls
  * every done().  Returns the commit's outcome (0 or COMITY_E*). */
 int	store_batch_flush(struct store *);

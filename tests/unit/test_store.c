@@ -883,6 +883,42 @@ test_read_txns(void **state)
 	store_read_end(NULL);
 }
 
+/*
+ * Urgent operations commit before the others, in their own order, and
+ * the others keep theirs; all in one commit when they fit.
+ */
+static void
+test_urgent_first(void **state)
+{
+	struct fx	*fx = *state;
+	struct kv	 kv[6];
+	int		 order[6], norder = 0, i;
+	const int	 urgent[6] = { 0, 1, 0, 1, 0, 1 };
+	const int	 want[6] = { 1, 3, 5, 0, 2, 4 };
+	char		 keys[6][8];
+
+	for (i = 0; i < 6; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k%d", i);
+		kv_init(&kv[i], DB_META, keys[i], "v");
+		kv[i].order = order;
+		kv[i].norder = &norder;
+		kv[i].index = i;
+		if (urgent[i])
+			store_batch_add_urgent(fx->s, put_apply, kv_done,
+			    &kv[i]);
+		else
+			store_batch_add(fx->s, put_apply, kv_done, &kv[i]);
+	}
+	assert_int_equal(store_batch_pending(fx->s), 6);
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	assert_int_equal(store_batch_pending(fx->s), 0);
+	assert_int_equal(norder, 6);
+	for (i = 0; i < 6; i++) {
+		assert_int_equal(order[i], want[i]);
+		assert_int_equal(kv[i].rc, 0);
+	}
+}
+
 /* vm_rss_kib - this process's VmRSS */
 static long
 vm_rss_kib(void)
@@ -1014,6 +1050,7 @@ main(void)
 		T(test_event_base),
 		T(test_read_txns),
 		T(test_forget),
+		T(test_urgent_first),
 		T(test_counts),
 		cmocka_unit_test(test_u64be),
 	};

@@ -75,8 +75,8 @@
 #define LOCAL_MAX_WATCHERS	(LOCAL_MAX_CLIENTS * 3 / 4)
 #define LIST_PAGE_MAX		1000
 #define LIST_PAGE_DEFAULT	200
-/* Requests in one local batch submit: the answer holds a result for each,
- * and a whole batch fits one group commit (BATCH_MAX_OPS). */
+/* Requests in one local batch submit: the answer holds a result for each;
+ * they commit in a few group commits (BATCH_MAX_OPS). */
 #define SUBMIT_BATCH_MAX	256
 /* Audit export pages (audit.h): records, stored bytes, records looked at
  * (a filter matching little still answers within a few ms). */
@@ -108,7 +108,10 @@
 #define MAP_SIZE_DEFAULT	(1ull << 30)
 #define MAP_SIZE_MIN		(1ull << 20)
 #define STORE_MAX_DBS		16
-#define BATCH_MAX_OPS		512	/* ops per group commit */
+/* Operations per group commit: the loop reads links between two, so
+ * one commit's work (about 0.1 ms an operation) is what an urgent step
+ * may wait for. */
+#define BATCH_MAX_OPS		64
 
 /* Urgent hook. */
 #define HOOK_RUNNING_MAX	16	/* at once; a run beyond is skipped */

@@ -461,18 +461,23 @@ store_batch_pending(const struct store *s)
 	return s->npending;
 }
 
-/* take - unlink up to max operations from the front of the queue */
+/*
+ * take - unlink up to MAX operations (*TAKEN set): the urgent ones, alone
+ * so that their commit is small and at once, or else the first others
+ */
 static struct store_op *
-take(struct store *s, size_t max)
+take(struct store *s, size_t max, size_t *taken)
 {
 	struct store_op	*first = NULL, **tail = &first, *op;
 	size_t		 n;
+	int		 urgent = s->uhead != NULL;
 
+	/* urgent operations commit alone: a small commit, at once */
 	for (n = 0; n < max; n++) {
 		if ((op = s->uhead) != NULL) {
 			if ((s->uhead = op->next) == NULL)
 				s->utail = &s->uhead;
-		} else if ((op = s->head) != NULL) {
+		} else if (!urgent && (op = s->head) != NULL) {
 			if ((s->head = op->next) == NULL)
 				s->tail = &s->head;
 		} else
@@ -482,6 +487,7 @@ take(struct store *s, size_t max)
 	}
 	*tail = NULL;
 	s->npending -= n;
+	*taken = n;
 	return first;
 }
 
@@ -744,8 +750,8 @@ flush_chunks(struct store *s, size_t total)
 		return 0;
 	s->flushing = 1;
 	while (total > 0 && s->npending > 0) {
-		n = total < BATCH_MAX_OPS ? total : BATCH_MAX_OPS;
-		ops = take(s, n);
+		ops = take(s, total < BATCH_MAX_OPS ? total : BATCH_MAX_OPS,
+		    &n);
 		total -= n;
 		rc = run_batch(s, ops);
 		if (rc != 0 && first_rc == 0)

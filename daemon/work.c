@@ -42,9 +42,10 @@ struct jobq {
 
 static pthread_mutex_t	 mtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t	 ucv = PTHREAD_COND_INITIALIZER;	/* urgent only */
 static struct jobq	 urgentq, normalq, doneq;
 static int		 stopping;
-static pthread_t	 threads[WORK_THREADS_MAX];
+static pthread_t	 threads[WORK_THREADS_MAX + 1];	/* + the urgent one */
 static unsigned int	 nthreads;
 static int		 wake[2] = { -1, -1 };
 static struct event	*wake_ev;
@@ -80,9 +81,8 @@ worker(void *arg)
 	struct job	*j;
 	id_t		 tid;
 	char		 c = 0;
-	int		 first, prio;
+	int		 first, prio, urgent_only = arg != NULL;
 
-	(void)arg;
 	/*
 	 * Below the loop thread: when the machine is busy, the thread that
 	 * reads links, answers clients and commits runs as soon as it has
@@ -95,16 +95,16 @@ worker(void *arg)
 	tid = (id_t)syscall(SYS_gettid);
 	errno = 0;
 	prio = getpriority(PRIO_PROCESS, tid);
-	if (prio != -1 || errno == 0)
+	if (!urgent_only && (prio != -1 || errno == 0))
 		(void)setpriority(PRIO_PROCESS, tid, prio + WORK_NICE);
 	/* (no log here: a pool thread) best effort, as nice is */
 	pthread_mutex_lock(&mtx);
 	for (;;) {
-		if ((j = jobq_get(&urgentq)) == NULL &&
-		    (j = jobq_get(&normalq)) == NULL) {
+		if ((j = jobq_get(&urgentq)) == NULL && (urgent_only ||
+		    (j = jobq_get(&normalq)) == NULL)) {
 			if (stopping)
 				break;
-			pthread_cond_wait(&cv, &mtx);
+			pthread_cond_wait(urgent_only ? &ucv : &cv, &mtx);
 			continue;
 		}
 		pthread_mutex_unlock(&mtx);
@@ -176,9 +176,11 @@ work_init(struct event_base *base, unsigned int n)
 		fatalx("work: cannot watch the pipe");
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	for (i = 0; i < n; i++)
-		if ((rc = pthread_create(&threads[i], NULL, worker, NULL))
-		    != 0) {
+	/* N threads, and one for urgent jobs only, at the loop's priority:
+	 * an urgent job never waits for a normal one to end */
+	for (i = 0; i < n + 1; i++)
+		if ((rc = pthread_create(&threads[i], NULL, worker, i == n ?
+		    (void *)&ucv : NULL)) != 0) {
 			errno = rc;
 			fatal("work: pthread_create");
 		}
@@ -204,6 +206,8 @@ work_submit(work_fn run, work_fn done, void *arg, int urgent)
 	pthread_mutex_lock(&mtx);
 	jobq_put(urgent ? &urgentq : &normalq, j);
 	pthread_cond_signal(&cv);
+	if (urgent)
+		pthread_cond_signal(&ucv);
 	pthread_mutex_unlock(&mtx);
 }
 
@@ -223,9 +227,10 @@ work_stop(void)
 	pthread_mutex_lock(&mtx);
 	stopping = 1;
 	pthread_cond_broadcast(&cv);
+	pthread_cond_broadcast(&ucv);
 	pthread_mutex_unlock(&mtx);
 	/* the threads leave once both lists are empty */
-	for (i = 0; i < nthreads; i++)
+	for (i = 0; i < nthreads + 1; i++)
 		pthread_join(threads[i], NULL);
 	nthreads = 0;
 	run_done();

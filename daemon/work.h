@@ -21,13 +21,15 @@ typedef void	(*work_fn)(void *);
 
 /*
  * work_init - start N threads (0: one per online CPU), at most
- * WORK_THREADS_MAX.  Exits on failure (a daemon without them cannot
+ * WORK_THREADS_MAX, and one more that takes urgent jobs only, at the
+ * loop's priority.  Exits on failure (a daemon without them cannot
  * work).
  */
 void	work_init(struct event_base *, unsigned int n);
 /* work_submit - queue a job; URGENT jobs go before every normal one */
 void	work_submit(work_fn run, work_fn done, void *arg, int urgent);
-/* work_threads - how many threads the pool runs (0 before work_init) */
+/* work_threads - N, the pool's threads besides the urgent one (0 before
+ * work_init) */
 unsigned int work_threads(void);
 /*
  * work_stop - finish every queued job, run their DONE callbacks, join

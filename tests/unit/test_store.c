@@ -883,9 +883,24 @@ test_read_txns(void **state)
 	store_read_end(NULL);
 }
 
+static struct store	*alone_store;
+static int		 alone_seen = -1;	/* k0 visible at urgent done */
+
+static void
+alone_done(void *arg, int rc)
+{
+	char	buf[8];
+
+	kv_done(arg, rc);
+	if (alone_seen == -1)
+		alone_seen = get_str(alone_store, DB_META, "k0", buf,
+		    sizeof(buf)) != NULL;
+}
+
 /*
  * Urgent operations commit before the others, in their own order, and
- * the others keep theirs; all in one commit when they fit.
+ * alone (a small commit, at once); the others keep their order.  One
+ * flush commits all.
  */
 static void
 test_urgent_first(void **state)
@@ -904,13 +919,17 @@ test_urgent_first(void **state)
 		kv[i].norder = &norder;
 		kv[i].index = i;
 		if (urgent[i])
-			store_batch_add_urgent(fx->s, put_apply, kv_done,
+			store_batch_add_urgent(fx->s, put_apply, alone_done,
 			    &kv[i]);
 		else
 			store_batch_add(fx->s, put_apply, kv_done, &kv[i]);
 	}
 	assert_int_equal(store_batch_pending(fx->s), 6);
+	alone_store = fx->s;
+	alone_seen = -1;
 	assert_int_equal(store_batch_flush(fx->s), 0);
+	/* the normal k0 was not in the urgent ones' commit */
+	assert_int_equal(alone_seen, 0);
 	assert_int_equal(store_batch_pending(fx->s), 0);
 	assert_int_equal(norder, 6);
 	for (i = 0; i < 6; i++) {

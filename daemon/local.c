@@ -970,7 +970,6 @@ struct dir_out {
 static void
 dir_entry_out(const struct dir_entry *e, struct dir_out *o)
 {
-	static const char	hexd[] = "0123456789abcdef";
 	Comity__DirEntry	*de = &o->de;
 	int			 t;
 
@@ -993,11 +992,7 @@ dir_entry_out(const struct dir_entry *e, struct dir_out *o)
 	}
 	de->languages = o->langs;
 	if (e->has_pin) {
-		for (int i = 0; i < 32; i++) {
-			o->pin[2 * i] = hexd[e->pin[i] >> 4];
-			o->pin[2 * i + 1] = hexd[e->pin[i] & 15];
-		}
-		o->pin[64] = '\0';
+		wire_hex(e->pin, 32, o->pin);
 		de->pin = o->pin;
 	} else
 		de->pin = (char *)"";

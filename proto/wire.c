@@ -116,15 +116,21 @@ wire_id_valid(const char *s)
 }
 
 void
-wire_id_hex(const uint8_t id[16], char out[33])
+wire_hex(const uint8_t *p, size_t n, char *out)
 {
 	static const char hexd[] = "0123456789abcdef";
 
-	for (int i = 0; i < 16; i++) {
-		out[2 * i] = hexd[id[i] >> 4];
-		out[2 * i + 1] = hexd[id[i] & 15];
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hexd[p[i] >> 4];
+		out[2 * i + 1] = hexd[p[i] & 15];
 	}
-	out[32] = '\0';
+	out[2 * n] = '\0';
+}
+
+void
+wire_id_hex(const uint8_t id[16], char out[33])
+{
+	wire_hex(id, 16, out);
 }
 
 static int
@@ -140,16 +146,22 @@ hexval(char c)
 }
 
 int
-wire_id_parse(const char *hex, uint8_t id[16])
+wire_hex_parse(const char *hex, uint8_t *out, size_t n)
 {
-	if (hex == NULL || strlen(hex) != 32)
+	if (hex == NULL || strlen(hex) != 2 * n)
 		return -1;
-	for (int i = 0; i < 16; i++) {
+	for (size_t i = 0; i < n; i++) {
 		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;
-		id[i] = (uint8_t)(hi << 4 | lo);
+		out[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return 0;
+}
+
+int
+wire_id_parse(const char *hex, uint8_t id[16])
+{
+	return wire_hex_parse(hex, id, 16);
 }

@@ -49,6 +49,11 @@ uint8_t	*wire_pack(const ProtobufCMessage *msg, int with_header, size_t *len);
 /* wire_id_valid - authority id: ^[A-Z]{2}-[A-Z0-9][A-Z0-9-]{0,31}$ */
 int	 wire_id_valid(const char *s);
 
+/* wire_hex - N bytes as 2N lower-case hex digits + NUL into OUT */
+void	 wire_hex(const uint8_t *p, size_t n, char *out);
+/* wire_hex_parse - exactly 2N hex digits (either case) -> N bytes; 0 or -1
+ * (OUT may be written in part on failure) */
+int	 wire_hex_parse(const char *hex, uint8_t *out, size_t n);
 /* hex helpers for 16-byte envelope ids: 32 lower-case hex digits + NUL */
 void	 wire_id_hex(const uint8_t id[16], char out[33]);
 /* wire_id_parse - 32 hex digits (either case) -> 16 bytes; 0 or -1 */

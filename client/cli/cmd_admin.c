@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "office.h"
 #include "output.h"
+#include "wire.h"
 
 static int
 no_args(int argc, char **argv)
@@ -36,17 +37,11 @@ static json_t	*peer_json_base(const struct comity_peer *);
 static json_t *
 head_json(uint64_t seq, const uint8_t head[32])
 {
-	static const char	hexd[] = "0123456789abcdef";
-	char			out[65];
-	size_t			i;
+	char	out[65];
 
 	if (seq == 0)
 		return json_null();
-	for (i = 0; i < 32; i++) {
-		out[2 * i] = hexd[head[i] >> 4];
-		out[2 * i + 1] = hexd[head[i] & 15];
-	}
-	out[64] = '\0';
+	wire_hex(head, 32, out);
 	return json_string(out);
 }
 

@@ -25,49 +25,6 @@
 
 #define HASH_HEX	65
 
-static void
-hexs(const uint8_t *p, size_t n, char *out)
-{
-	static const char	hexd[] = "0123456789abcdef";
-	size_t			i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hexd[p[i] >> 4];
-		out[2 * i + 1] = hexd[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* parse_hash - 64 hex digits into 32 bytes; 0 or -1 */
-static int
-parse_hash(const char *s, uint8_t out[32])
-{
-	size_t	i;
-	int	hi, lo;
-
-	if (strlen(s) != 64)
-		return -1;
-	for (i = 0; i < 32; i++) {
-		if ((hi = hexval(s[2 * i])) < 0 ||
-		    (lo = hexval(s[2 * i + 1])) < 0)
-			return -1;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
 /* ------------------------------------------------------------ export */
 
 struct export_state {
@@ -85,7 +42,7 @@ detail_sha256(const char *detail, char out[HASH_HEX])
 	if (EVP_Digest(detail, strlen(detail), d, &n, EVP_sha256(), NULL) != 1
 	    || n != 32)
 		return -1;
-	hexs(d, 32, out);
+	wire_hex(d, 32, out);
 	return 0;
 }
 
@@ -95,8 +52,8 @@ rec_json(const struct comity_audit_record *r, const char *dsha)
 	char	t[OUT_TIME_NS_LEN], ph[HASH_HEX], h[HASH_HEX];
 
 	out_time_ns(r->time, t);
-	hexs(r->prev_hash, 32, ph);
-	hexs(r->hash, 32, h);
+	wire_hex(r->prev_hash, 32, ph);
+	wire_hex(r->hash, 32, h);
 	return json_pack("{s:I, s:s, s:I, s:o, s:i, s:o, s:o, s:o, s:o, s:s, "
 	    "s:s, s:s}",
 	    "seq", (json_int_t)r->seq,
@@ -156,8 +113,8 @@ rec_csv(FILE *fp, const struct comity_audit_record *r, const char *dsha)
 	size_t		 i;
 
 	out_time_ns(r->time, t);
-	hexs(r->prev_hash, 32, ph);
-	hexs(r->hash, 32, h);
+	wire_hex(r->prev_hash, 32, ph);
+	wire_hex(r->hash, 32, h);
 	snprintf(seq, sizeof(seq), "%" PRIu64, r->seq);
 	snprintf(ns, sizeof(ns), "%" PRId64, r->time);
 	snprintf(ev, sizeof(ev), "%d", r->event);
@@ -276,7 +233,7 @@ verify_report(const struct comity_audit_result *r, int broken)
 	char	h[HASH_HEX];
 	json_t	*o;
 
-	hexs(r->head_hash, 32, h);
+	wire_hex(r->head_hash, 32, h);
 	if (cli.json) {
 		o = json_pack("{s:b, s:I, s:o, s:o, s:I, s:s, s:b, s:I, s:o}",
 		    "ok", !broken,
@@ -446,7 +403,7 @@ witness_report(const struct comity_audit_witness *w, const char *what,
 
 	if (cli.json)
 		return;
-	hexs(w->hash, 32, h);
+	wire_hex(w->hash, 32, h);
 	printf("witness seq %" PRIu64 " hash %s (%s): %s\n", w->seq, h, what,
 	    matched ? "matches" : "does not match: the chain was altered or "
 	    "truncated");
@@ -513,7 +470,7 @@ audit_checkpoint(int argc, char **argv)
 		}
 	}
 	free(der);
-	hexs(hash, 32, h);
+	wire_hex(hash, 32, h);
 	if (cli.json) {
 		if (out_line(stdout, json_pack("{s:s, s:I, s:s, s:I}",
 		    "authority", id, "seq", (json_int_t)seq, "hash", h,
@@ -593,7 +550,7 @@ audit_verify(int argc, char **argv)
 			has_seq = 1;
 			break;
 		case 'w':
-			if (parse_hash(optarg, w.hash) != 0)
+			if (wire_hex_parse(optarg, w.hash, 32) != 0)
 				return cli_fail(EX_USAGE, "bad witness hash (64 "
 				    "hexadecimal digits expected)");
 			has_hash = 1;

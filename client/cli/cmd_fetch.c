@@ -22,6 +22,7 @@
 
 #include "cli.h"
 #include "output.h"
+#include "wire.h"
 
 #define REQUEST_JSON	"request.json"
 
@@ -106,7 +107,6 @@ check_names(const struct comity_request *rq, int dfd, const char *dir)
 static void
 sha256_hex(const uint8_t *p, size_t len, char out[65])
 {
-	static const char	hexd[] = "0123456789abcdef";
 	unsigned char		md[32];
 	unsigned int		mdlen = 0;
 
@@ -115,11 +115,7 @@ sha256_hex(const uint8_t *p, size_t len, char out[65])
 		out[0] = '\0';
 		return;
 	}
-	for (int i = 0; i < 32; i++) {
-		out[2 * i] = hexd[md[i] >> 4];
-		out[2 * i + 1] = hexd[md[i] & 15];
-	}
-	out[64] = '\0';
+	wire_hex(md, 32, out);
 }
 
 static int

@@ -175,6 +175,30 @@ test_budget(void **state)
 	free(p);
 }
 
+/* hex: lower case out, either case in, exactly 2N digits */
+static void
+test_hex(void **state)
+{
+	const uint8_t	in[4] = { 0x00, 0x9f, 0xa0, 0xff };
+	uint8_t		out[4], id[16];
+	char		h[9];
+
+	(void)state;
+	wire_hex(in, 4, h);
+	assert_string_equal(h, "009fa0ff");
+	assert_int_equal(wire_hex_parse("009FA0ff", out, 4), 0);
+	assert_memory_equal(out, in, 4);
+	assert_int_equal(wire_hex_parse("009fa0f", out, 4), -1);
+	assert_int_equal(wire_hex_parse("009fa0fff", out, 4), -1);
+	assert_int_equal(wire_hex_parse("009fa0fg", out, 4), -1);
+	assert_int_equal(wire_hex_parse(NULL, out, 4), -1);
+	assert_int_equal(wire_id_parse("0123456789abcdef0123456789ABCDEF",
+	    id), 0);
+	assert_int_equal(id[15], 0xef);
+	assert_int_equal(wire_id_parse("0123456789abcdef0123456789abcde",
+	    id), -1);
+}
+
 /* The peers answer of a large directory of idle authorities decodes. */
 static void
 test_budget_peers(void **state)
@@ -332,6 +356,7 @@ main(void)
 		cmocka_unit_test(test_envelope_roundtrip),
 		cmocka_unit_test(test_frame_roundtrip),
 		cmocka_unit_test(test_budget),
+		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_budget_peers),
 		cmocka_unit_test(test_embedded_nul),
 		cmocka_unit_test(test_non_canonical),

@@ -53,6 +53,10 @@ int	cli_getopt(int argc, char **argv, const char *shortopts,
 int	cli_id_arg(int argc, char **argv, const char **id);
 /* cli_id_ok - ID is 32 hex digits; otherwise says so and returns 0 */
 int	cli_id_ok(const char *id);
+/* cli_time_ok - S as a time (out_parse_time: RFC 3339, a date, or a
+ * duration before now; after the epoch if AFTER_EPOCH) into *ns;
+ * otherwise says so and returns 0 */
+int	cli_time_ok(const char *s, int64_t *ns, int after_epoch);
 /* cli_now_ns - the current time, ns since the epoch */
 int64_t	cli_now_ns(void);
 

@@ -170,7 +170,6 @@ audit_export(int argc, char **argv)
 	struct comity_audit_filter	 f;
 	struct export_state		 es;
 	comity_conn			*conn;
-	int64_t				 now = cli_now_ns();
 	size_t				 i;
 	int				 c, rc, st;
 
@@ -180,11 +179,9 @@ audit_export(int argc, char **argv)
 		switch (c) {
 		case 's':
 		case 'u':
-			if (out_parse_time(optarg, now, c == 's' ? &f.since_ns :
-			    &f.until_ns) != 0 || (c == 's' ? f.since_ns :
-			    f.until_ns) <= 0)
-				return cli_fail(EX_USAGE, "bad time %s (RFC 3339, "
-				    "a date, or a duration such as 2h)", optarg);
+			if (!cli_time_ok(optarg, c == 's' ? &f.since_ns :
+			    &f.until_ns, 1))
+				return EX_USAGE;
 			break;
 		case 'i':
 			if (!cli_id_ok(optarg))

@@ -109,10 +109,8 @@ list_box(int argc, char **argv, int box)
 				    optarg);
 			break;
 		case 't':
-			if (out_parse_time(optarg, cli_now_ns(), &lo.since_ns) !=
-			    0)
-				return cli_fail(EX_USAGE, "bad time %s (RFC 3339, "
-				    "a date, or a duration such as 2h)", optarg);
+			if (!cli_time_ok(optarg, &lo.since_ns, 0))
+				return EX_USAGE;
 			break;
 		case 'h':
 			return cli_help();

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "output.h"
 
 struct cli	cli;
 
@@ -297,6 +298,17 @@ cli_id_ok(const char *id)
 		return 1;
 	cli_fail(EX_USAGE, "invalid request id (32 hexadecimal digits "
 	    "expected)");
+	return 0;
+}
+
+int
+cli_time_ok(const char *s, int64_t *ns, int after_epoch)
+{
+	if (out_parse_time(s, cli_now_ns(), ns) == 0 &&
+	    (!after_epoch || *ns > 0))
+		return 1;
+	cli_fail(EX_USAGE, "bad time %s (RFC 3339, a date, or a duration "
+	    "such as 2h)", s);
 	return 0;
 }
 

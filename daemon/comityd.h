@@ -32,9 +32,18 @@ struct comityd {
 
 extern struct comityd	*cd;
 
+#define NS_PER_MS	INT64_C(1000000)
+
 /* now_ns - CLOCK_REALTIME in ns since the epoch (UTC) */
 int64_t	now_ns(void);
 /* mono_ms - CLOCK_MONOTONIC in ms */
 uint64_t mono_ms(void);
+/*
+ * timer_at - (re)arm timer EV to fire at AT (ns since the epoch; at once
+ * when past), but within MAX_MS: a wall-clock deadline is looked at again
+ * at least that often.  Returns when it will fire (ns since the epoch).
+ */
+struct event;
+int64_t	timer_at(struct event *ev, int64_t at, int64_t max_ms);
 
 #endif /* COMITYD_H */

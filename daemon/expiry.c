@@ -9,7 +9,6 @@
 #include "log.h"
 #include "queue.h"
 
-#define NS_PER_MS	INT64_C(1000000)
 
 static struct event	*expiry_ev;
 static int64_t		 armed_at;	/* when the timer fires; 0 = unset */
@@ -19,23 +18,12 @@ static int		 stepping;	/* a step's commit is pending */
 static void
 arm(int64_t at)
 {
-	struct timeval	tv;
-	int64_t		now = now_ns(), ms;
-
 	if (expiry_ev == NULL || cd->stopping)
 		return;
 	evtimer_del(expiry_ev);
 	armed_at = 0;
-	if (at <= 0)
-		return;
-	ms = at > now ? (at - now + NS_PER_MS - 1) / NS_PER_MS : 0;
-	if (ms > EXPIRY_SLEEP_MAX_MS)
-		ms = EXPIRY_SLEEP_MAX_MS;
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000 * 1000);
-	if (evtimer_add(expiry_ev, &tv) != 0)
-		fatalx("cannot set the expiry timer");
-	armed_at = now + ms * NS_PER_MS;
+	if (at > 0)
+		armed_at = timer_at(expiry_ev, at, EXPIRY_SLEEP_MAX_MS);
 }
 
 /* Set the timer from the index, or try again a little later. */

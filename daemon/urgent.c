@@ -37,7 +37,6 @@
 #include "wire.h"
 #include "xmalloc.h"
 
-#define NS_PER_MS	INT64_C(1000000)
 #define INKEY_MIN	(ENVELOPE_ID_LEN + 4)	/* "AA-B" is the shortest id */
 #define INKEY_MAX	(ENVELOPE_ID_LEN + ID_MAX)
 #define URGQ_KEY_MAX	(8 + INKEY_MAX)
@@ -163,23 +162,12 @@ static void	step_begin(void);
 static void
 arm(int64_t at)
 {
-	struct timeval	tv;
-	int64_t		now = now_ns(), ms;
-
 	if (urgent_ev == NULL || cd->stopping)
 		return;
 	evtimer_del(urgent_ev);
-	armed_at = 0;
-	ms = URGENT_SLEEP_MAX_MS;
-	if (at > 0)
-		ms = at > now ? (at - now + NS_PER_MS - 1) / NS_PER_MS : 0;
-	if (ms > URGENT_SLEEP_MAX_MS)
-		ms = URGENT_SLEEP_MAX_MS;
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000 * 1000);
-	if (evtimer_add(urgent_ev, &tv) != 0)
-		fatalx("cannot set the urgent timer");
-	armed_at = now + ms * NS_PER_MS;
+	/* nothing due: look again after the longest sleep */
+	armed_at = timer_at(urgent_ev, at > 0 ? at : INT64_MAX,
+	    URGENT_SLEEP_MAX_MS);
 }
 
 static void

@@ -150,18 +150,6 @@ comity_audit_verify(comity_conn *c, const struct comity_audit_witness *w,
 	return 0;
 }
 
-/* Copy S to the pool at *P and return the copy. */
-static const char *
-pool_put(char **p, const char *s)
-{
-	size_t	 n = strlen(s) + 1;
-	char	*d = *p;
-
-	memcpy(d, s, n);
-	*p += n;
-	return d;
-}
-
 COMITY_EXPORT int
 comity_timeline(comity_conn *c, const char *hex, struct comity_timeline **out)
 {

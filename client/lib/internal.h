@@ -51,6 +51,10 @@ int	take_bytes(comity_conn *, Comity__LocalResponse *r,
 	    const ProtobufCBinaryData *b, const char *what, uint8_t **out,
 	    size_t *len);
 
+/* pool_put - copy S into a block allocated for a struct and its strings,
+ * at *P, which it advances past the copy; returns the copy */
+const char *pool_put(char **p, const char *s);
+
 /* item_fill - IT from the daemon's II (strings borrowed from II); 0, or
  * -1 when II is malformed */
 int	item_fill(struct comity_item *it, const Comity__ItemInfo *ii);

@@ -363,8 +363,8 @@ item_fill(struct comity_item *it, const Comity__ItemInfo *ii)
 	return 0;
 }
 
-/* Copy S to the pool at *P and return the copy. */
-static const char *
+/* pool_put - copy S to the pool at *P (advanced past it); the copy */
+const char *
 pool_put(char **p, const char *s)
 {
 	size_t	 n = strlen(s) + 1;

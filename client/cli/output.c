@@ -89,18 +89,15 @@ out_jstr(const char *s)
 	return j;
 }
 
-void
-out_time(int64_t ns, char buf[OUT_TIME_LEN])
+/* fmt_time - NS as RFC 3339 UTC with DIGITS (3 or 9) of fraction */
+static void
+fmt_time(int64_t ns, char *buf, size_t len, int digits)
 {
 	struct tm	tm;
 	time_t		secs;
 	int64_t		s, frac;
 	size_t		n;
 
-	if (ns == 0) {
-		snprintf(buf, OUT_TIME_LEN, "-");
-		return;
-	}
 	s = ns / NS_PER_S;
 	frac = ns % NS_PER_S;
 	if (frac < 0) {
@@ -109,11 +106,21 @@ out_time(int64_t ns, char buf[OUT_TIME_LEN])
 	}
 	secs = (time_t)s;
 	if (gmtime_r(&secs, &tm) == NULL ||
-	    (n = strftime(buf, OUT_TIME_LEN, "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
-		snprintf(buf, OUT_TIME_LEN, "%" PRId64, ns);
+	    (n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
+		snprintf(buf, len, "%" PRId64, ns);
 		return;
 	}
-	snprintf(buf + n, OUT_TIME_LEN - n, ".%03dZ", (int)(frac / 1000000));
+	snprintf(buf + n, len - n, ".%0*dZ", digits,
+	    (int)(digits == 3 ? frac / 1000000 : frac));
+}
+
+void
+out_time(int64_t ns, char buf[OUT_TIME_LEN])
+{
+	if (ns == 0)
+		snprintf(buf, OUT_TIME_LEN, "-");
+	else
+		fmt_time(ns, buf, OUT_TIME_LEN, 3);
 }
 
 json_t *
@@ -522,25 +529,7 @@ out_item_text(FILE *fp, const struct comity_item *it)
 void
 out_time_ns(int64_t ns, char buf[OUT_TIME_NS_LEN])
 {
-	struct tm	tm;
-	time_t		secs;
-	int64_t		s, frac;
-	size_t		n;
-
-	s = ns / NS_PER_S;
-	frac = ns % NS_PER_S;
-	if (frac < 0) {
-		s--;
-		frac += NS_PER_S;
-	}
-	secs = (time_t)s;
-	if (gmtime_r(&secs, &tm) == NULL ||
-	    (n = strftime(buf, OUT_TIME_NS_LEN, "%Y-%m-%dT%H:%M:%S", &tm)) ==
-	    0) {
-		snprintf(buf, OUT_TIME_NS_LEN, "%" PRId64, ns);
-		return;
-	}
-	snprintf(buf + n, OUT_TIME_NS_LEN - n, ".%09dZ", (int)frac);
+	fmt_time(ns, buf, OUT_TIME_NS_LEN, 9);
 }
 
 void

@@ -1498,6 +1498,14 @@ test_times(void **state)
 	assert_string_equal(buf, "2026-11-28T19:07:29.123Z");
 	out_time(0, buf);
 	assert_string_equal(buf, "-");
+	{
+		char	nsbuf[OUT_TIME_NS_LEN];
+
+		out_time_ns(INT64_C(1795892849000000042), nsbuf);
+		assert_string_equal(nsbuf, "2026-11-28T19:07:29.000000042Z");
+		out_time_ns(-1, nsbuf);		/* before the epoch */
+		assert_string_equal(nsbuf, "1969-12-31T23:59:59.999999999Z");
+	}
 	assert_int_equal(out_parse_time("2026-11-28T19:07:29.123Z", 0, &ns), 0);
 	assert_int_equal(ns, INT64_C(1795892849123000000));
 	assert_int_equal(out_parse_time("2026-11-28T21:07:29+02:00", 0, &ns),

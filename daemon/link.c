@@ -38,6 +38,7 @@
 #include "log.h"
 #include "peer.h"
 #include "queue.h"
+#include "sockio.h"
 #include "tls.h"
 #include "wire.h"
 #include "xmalloc.h"
@@ -302,6 +303,11 @@ link_read_cb(struct bufferevent *bev, void *arg)
 	char		 why[96];
 
 	link_ref(l);
+	/* libevent read 4 KiB at most (sockio.h): read on, up to a chunk,
+	 * and have the TLS layer decrypt it now */
+	if (l->state != LINK_CLOSED && !l->read_paused &&
+	    sock_top_up(l->sock, LINK_READ_CHUNK, LINK_READ_CHUNK) > 0)
+		bufferevent_trigger(l->sock, EV_READ, 0);
 	while (l->state != LINK_CLOSED && !l->read_paused) {
 		Comity__Frame	*f;
 		size_t		 avail = evbuffer_get_length(in);
@@ -547,6 +553,16 @@ link_send(struct link *l, const uint8_t *frame, size_t len)
 	return send_raw(l, frame, len);
 }
 
+int
+link_send_now(struct link *l, const uint8_t *frame, size_t len)
+{
+	if (link_send(l, frame, len) == -1)
+		return -1;
+	/* the TLS filter has already put the record in the socket's output */
+	(void)sock_flush(l->sock);
+	return 0;
+}
+
 X509 *
 link_peer_cert(const struct link *l)
 {
@@ -598,18 +614,11 @@ link_close(struct link *l, const char *reason)
 		l->deadline = NULL;
 	}
 	if (l->bev != NULL) {
-		struct evbuffer	*out = bufferevent_get_output(l->sock);
-		evutil_socket_t	 fd = bufferevent_getfd(l->sock);
-
 		/*
 		 * What TLS already wrote below us (our Finished, an alert)
 		 * goes out if the socket takes it now; never waits.
 		 */
-		if (fd >= 0 && evbuffer_get_length(out) > 0) {
-			/* the bufferevent keeps its output's front frozen */
-			evbuffer_unfreeze(out, 1);
-			(void)evbuffer_write(out, fd);
-		}
+		(void)sock_flush(l->sock);
 		bufferevent_free(l->bev);	/* and l->sock under it */
 		l->bev = NULL;
 		l->sock = NULL;

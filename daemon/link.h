@@ -69,6 +69,12 @@ void		 link_accept(int fd, const struct sockaddr *sa, int salen);
  * LINK_OUTPUT_MAX (the link is then closed).
  */
 int		 link_send(struct link *, const uint8_t *frame, size_t len);
+/*
+ * link_send_now - link_send, then write to the socket at once what is
+ * buffered for it, rather than at the next turn of the loop: for urgent
+ * envelopes and their receipts.
+ */
+int		 link_send_now(struct link *, const uint8_t *frame, size_t len);
 /* link_peer_cert - the certificate the peer authenticated with (borrowed,
  * valid while the link lives), or NULL before the handshake */
 X509		*link_peer_cert(const struct link *);

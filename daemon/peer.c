@@ -248,7 +248,8 @@ send_items(struct peer *p, struct queue_out *out, int n, int ctl)
 				continue;
 			}
 		}
-		if (link_send(p->active, out[i].frame, out[i].len) == 0) {
+		if ((out[i].urgent ? link_send_now : link_send)(p->active,
+		    out[i].frame, out[i].len) == 0) {
 			sent++;
 			if (!ctl) {
 				inflight_room(p);
@@ -488,7 +489,8 @@ envelope_done(void *arg, int rc)
 
 	if (l->state == LINK_UP) {
 		if (rc == 0)
-			link_send(l, c->res.frame, c->res.len);
+			(c->res.urgent ? link_send_now : link_send)(l,
+			    c->res.frame, c->res.len);
 		else
 			send_trylater(l, c->res.id, c->res.err);
 		if (l->peer != NULL)

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -27,6 +28,7 @@
 #include "xmalloc.h"
 
 #define WORK_NICE	5	/* the threads' priority below the loop's */
+#define WORK_INLINE_PER_S 32	/* urgent jobs run on the loop thread */
 
 struct job {
 	work_fn		 run;
@@ -189,6 +191,30 @@ work_init(struct event_base *base, unsigned int n)
 	log_debug("work: %u threads", n);
 }
 
+/*
+ * inline_ok - whether an urgent job may run at once on the loop thread.
+ * A seal, an open or a receipt check takes 0.2-0.5 ms; handing it to a
+ * thread and its result back cost more when the machine was busy (an
+ * urgent request crossing saturating bulk traffic: 10 ms at p50 through
+ * the urgent thread, 5 ms run at once).  At most WORK_INLINE_PER_S a
+ * second, so that a peer sending nothing but urgent envelopes cannot
+ * take the loop: beyond, they go to the urgent thread.
+ */
+static int
+inline_ok(void)
+{
+	static time_t	 sec;
+	static unsigned	 n;
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	if (ts.tv_sec != sec) {
+		sec = ts.tv_sec;
+		n = 0;
+	}
+	return n++ < WORK_INLINE_PER_S;
+}
+
 void
 work_submit(work_fn run, work_fn done, void *arg, int urgent)
 {
@@ -203,6 +229,15 @@ work_submit(work_fn run, work_fn done, void *arg, int urgent)
 	j->run = run;
 	j->done = done;
 	j->arg = arg;
+	if (urgent && inline_ok()) {
+		run(arg);
+		pthread_mutex_lock(&mtx);
+		jobq_put(&doneq, j);
+		pthread_mutex_unlock(&mtx);
+		/* DONE still runs from the loop, later in this turn */
+		event_active(wake_ev, EV_READ, 0);
+		return;
+	}
 	pthread_mutex_lock(&mtx);
 	jobq_put(urgent ? &urgentq : &normalq, j);
 	pthread_cond_signal(&cv);

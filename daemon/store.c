@@ -42,6 +42,12 @@
  * while a backlog is sent. */
 #define STORE_RELEASE_MS	50
 #define STORE_RELEASE_BYTES	(8u << 20)
+/* Under load, normal operations wait this long after a commit for
+ * others to share theirs, unless this many are waiting, or the last
+ * commit wrote this much (gather_us()). */
+#define STORE_GATHER_US		8000
+#define STORE_GATHER_OPS	BATCH_MAX_OPS
+#define STORE_GATHER_BYTES	(1u << 20)
 
 struct store_op {
 	store_apply_fn	 apply;
@@ -66,7 +72,10 @@ struct store {
 	int		 flushing;	/* guards against re-entry from done() */
 
 	struct event	*ev;		/* deferred flush, NULL without a base */
-	int		 ev_active;
+	int		 ev_active;	/* set to run promptly */
+	size_t		 last_ops;	/* in the last commit of normal ops */
+	uint64_t	 last_bytes;	/* it wrote */
+	uint64_t	 last_end_us;	/* when it ended, monotonic */
 
 	struct store_txn *rcache;	/* a reset read txn kept for renew */
 	int		 nreaders;	/* read txns handed out, not ended */
@@ -412,6 +421,59 @@ store_set_event_base(struct store *s, struct event_base *base)
 	}
 }
 
+static uint64_t
+mono_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/*
+ * gather_us - how long normal operations wait for others to share their
+ * commit.  A commit blocks the loop for its fsyncs whatever it carries
+ * (0.4 ms idle, 1 ms and more with both daemons committing on one
+ * disk), so under load (the last commit carried more than one
+ * operation) a commit follows the last one after STORE_GATHER_US at
+ * the earliest, unless STORE_GATHER_OPS are waiting: the loop then reads
+ * links between commits instead of fsyncing most of the time, and an
+ * urgent operation, which never waits, seldom finds a commit under way.
+ * One operation at a time (the idle case) never waits, nor do large
+ * ones (documents): a commit of megabytes is a batch already, and
+ * gathering them would hold their pages in memory together.
+ */
+static uint64_t
+gather_us(const struct store *s)
+{
+	uint64_t	elapsed;
+
+	if (s->uhead != NULL || s->npending >= STORE_GATHER_OPS ||
+	    s->last_ops < 2 || s->last_bytes >= STORE_GATHER_BYTES)
+		return 0;
+	elapsed = mono_us() - s->last_end_us;
+	return elapsed >= STORE_GATHER_US ? 0 : STORE_GATHER_US - elapsed;
+}
+
+/* schedule - arrange for the pending operations to be committed */
+static void
+schedule(struct store *s)
+{
+	struct timeval	tv;
+	uint64_t	us;
+
+	if (s->ev == NULL || s->ev_active || s->flushing)
+		return;
+	if ((us = gather_us(s)) == 0) {
+		s->ev_active = 1;
+		event_active(s->ev, EV_TIMEOUT, 0);
+	} else if (!evtimer_pending(s->ev, NULL)) {
+		tv.tv_sec = 0;
+		tv.tv_usec = (suseconds_t)us;
+		event_add(s->ev, &tv);
+	}
+}
+
 static void
 batch_add(struct store *s, store_apply_fn apply, store_done_fn done,
     void *arg, int urgent)
@@ -435,10 +497,7 @@ batch_add(struct store *s, store_apply_fn apply, store_done_fn done,
 	 * flush_chunks): what those callbacks wrote to sockets -- a submit's
 	 * answer, an envelope -- goes out first, not after another fsync.
 	 */
-	if (s->ev != NULL && !s->ev_active && !s->flushing) {
-		s->ev_active = 1;
-		event_active(s->ev, EV_TIMEOUT, 0);
-	}
+	schedule(s);
 }
 
 void
@@ -738,22 +797,35 @@ store_forget(struct store *s, const void *val, size_t len)
 		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
-/* flush_chunks - commit the first TOTAL queued ops, BATCH_MAX_OPS per txn */
+/*
+ * flush_chunks - commit the first TOTAL queued ops, BATCH_MAX_OPS per txn;
+ * with GATHER, only as far as gather_us() allows
+ */
 static int
-flush_chunks(struct store *s, size_t total)
+flush_chunks(struct store *s, size_t total, int gather)
 {
 	struct store_op	*ops, *op, *next;
 	size_t		 n;
-	int		 rc, first_rc = 0;
+	uint64_t	 bytes;
+	int		 rc, first_rc = 0, urgent;
 
 	if (s->flushing)
 		return 0;
 	s->flushing = 1;
-	while (total > 0 && s->npending > 0) {
+	while (total > 0 && s->npending > 0 &&
+	    (!gather || gather_us(s) == 0)) {
+		urgent = s->uhead != NULL;
 		ops = take(s, total < BATCH_MAX_OPS ? total : BATCH_MAX_OPS,
 		    &n);
 		total -= n;
+		bytes = s->put_bytes;
 		rc = run_batch(s, ops);
+		if (!urgent) {
+			s->last_ops = n;
+			/* (a release meanwhile restarts the count: the commit
+			 * then looks large, and nothing waits) */
+			s->last_bytes = s->put_bytes - bytes;
+		}
 		if (rc != 0 && first_rc == 0)
 			first_rc = rc;
 		/*
@@ -766,18 +838,23 @@ flush_chunks(struct store *s, size_t total)
 				op->done(op->arg, op->rc);
 			free(op);
 		}
+		/* the wait counts from normal commits: urgent ones, however
+		 * many, do not hold the others back */
+		if (!urgent)
+			s->last_end_us = mono_us();
 	}
 	s->flushing = 0;
 	release_map(s);
 	if (s->npending > 0 && s->ev != NULL && !s->ev_active) {
-		static const struct timeval now = { 0, 0 };
+		struct timeval now = { 0, (suseconds_t)gather_us(s) };
 
 		/*
 		 * A zero timeout rather than event_active(): it fires after
 		 * the next poll, so I/O that became ready meanwhile is
-		 * handled (and batched) before the rest is committed.
+		 * handled (and batched) before the rest is committed.  Under
+		 * load, the gathering delay instead.
 		 */
-		s->ev_active = 1;
+		s->ev_active = now.tv_usec == 0;
 		if (event_add(s->ev, &now) == -1)
 			event_active(s->ev, EV_TIMEOUT, 0);
 	}
@@ -788,7 +865,7 @@ int
 store_batch_flush(struct store *s)
 {
 	/* the ops queued now; those added by done() wait for the next call */
-	return flush_chunks(s, s->npending);
+	return flush_chunks(s, s->npending, 0);
 }
 
 static void
@@ -798,7 +875,7 @@ store_flush_cb(evutil_socket_t fd, short what, void *arg)
 
 	s->ev_active = 0;
 	/* one transaction per pass, so I/O gets a turn between big batches */
-	flush_chunks(s, BATCH_MAX_OPS);
+	flush_chunks(s, BATCH_MAX_OPS, 1);
 }
 
 int

@@ -1,7 +1,7 @@
 /*
  * test_store.c - the LMDB store: locking, group commit with nested
- * transactions, done() ordering, cursors, counters, quarantine, map growth
- * and the deferred commit event.
+ * transactions, done() ordering, cursors, counters, quarantine, map growth,
+ * the deferred commit event and its gathering under load.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -31,6 +32,7 @@ struct fx {
 	char		 tmp[64];	/* mkdtemp parent */
 	char		 dir[96];	/* the store directory, created by open */
 	struct store	*s;
+	struct event_base *base;	/* the store's, if a test set one */
 };
 
 static void
@@ -80,13 +82,39 @@ teardown(void **state)
 {
 	struct fx *fx = *state;
 
-	store_close(fx->s);
+	store_close(fx->s);	/* frees its event: before the base */
+	if (fx->base != NULL)
+		event_base_free(fx->base);
 	rm_tree(fx->tmp);
 	free(fx);
 	return 0;
 }
 
 /* ---- operations used by the tests */
+
+/*
+ * STORE_GATHER_US, _OPS and _BYTES in store.c (private there): under
+ * load, a commit of normal operations follows the last commit after 8 ms
+ * at the earliest, unless 64 are waiting; a commit that wrote 1 MiB is
+ * no load.
+ */
+#define GATHER_US	8000
+#define GATHER_OPS	BATCH_MAX_OPS
+#define GATHER_BYTES	(1u << 20)
+/* where the store and a test take "the commit's end" differs by little */
+#define GATHER_SLACK_US	1000
+#define GATHER_MIN_US	(GATHER_US - GATHER_SLACK_US)
+#define WAIT_US		5000000	/* a bound on any wait; far above */
+
+/* now_us - CLOCK_MONOTONIC, as the store measures the gathering delay */
+static uint64_t
+now_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 struct kv {
 	enum store_db	 db;
@@ -811,6 +839,7 @@ test_event_base(void **state)
 	struct fx		*fx = *state;
 	struct event_base	*base;
 	struct counted		*ops;
+	uint64_t		 t0, end;
 	int			 n = BATCH_MAX_OPS + 10, dones = 0;
 
 	base = event_base_new();
@@ -825,14 +854,26 @@ test_event_base(void **state)
 		store_batch_add(fx->s, counted_apply, counted_done, &ops[i]);
 	}
 	assert_int_equal(dones, 0);
-	/* the first pass commits one capped batch, the next the rest */
+	/* the first pass commits one capped batch, a later one the rest */
+	t0 = now_us();
 	assert_int_equal(event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK),
 	    0);
 	assert_int_equal(dones, BATCH_MAX_OPS);
 	assert_int_equal(store_batch_pending(fx->s), 10);
-	/* the rest waits for the next poll (a zero timeout), not this pass */
+	/*
+	 * The rest waits: not for this pass, and (that commit carried
+	 * many: under load) not before GATHER_US after the first ended,
+	 * which was after T0.
+	 */
 	assert_int_equal(event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK),
 	    0);
+	if (now_us() - t0 < GATHER_US)
+		assert_int_equal(dones, BATCH_MAX_OPS);
+	end = now_us() + WAIT_US;
+	while (dones < n) {
+		assert_true(now_us() < end);
+		assert_int_equal(event_base_loop(base, EVLOOP_ONCE), 0);
+	}
 	assert_int_equal(dones, n);
 	assert_int_equal(store_batch_pending(fx->s), 0);
 	for (int i = 0; i < n; i++) {
@@ -846,6 +887,315 @@ test_event_base(void **state)
 	store_set_event_base(fx->s, NULL);
 	event_base_free(base);
 	free(ops);
+}
+
+/* ---- gathering under load, on an event base */
+
+struct gop {
+	char		 key[16];	/* written by apply */
+	size_t		 vlen;		/* 0: "g" in META, else 0s in BLOB */
+	struct store	*s;
+	const char	*peek;		/* a key done() looks up */
+	int		 peeked;	/* it was visible at done() */
+	int		 rc;		/* done's rc, or 1 before done */
+	int		 dones;
+	int		 seq;		/* the order of the dones */
+	uint64_t	 at;		/* when done() ran */
+};
+
+static int	gdones;		/* done() calls of gops in this test */
+
+static int
+gop_apply(struct store_txn *t, void *arg)
+{
+	struct gop	*g = arg;
+	char		*v;
+	int		 rc;
+
+	if (g->vlen == 0)
+		return store_put(t, DB_META, g->key, strlen(g->key), "g", 1);
+	if ((v = calloc(1, g->vlen)) == NULL)
+		return COMITY_ENOMEM;
+	rc = store_put(t, DB_BLOB, g->key, strlen(g->key), v, g->vlen);
+	free(v);
+	return rc;
+}
+
+static void
+gop_done(void *arg, int rc)
+{
+	struct gop	*g = arg;
+	char		 buf[8];
+
+	g->at = now_us();
+	g->rc = rc;
+	g->dones++;
+	g->seq = gdones++;
+	if (g->peek != NULL)
+		g->peeked = get_str(g->s, DB_META, g->peek, buf,
+		    sizeof(buf)) != NULL;
+}
+
+static void
+gops_init(struct fx *fx, struct gop *g, int n, const char *prefix)
+{
+	memset(g, 0, (size_t)n * sizeof(*g));
+	for (int i = 0; i < n; i++) {
+		snprintf(g[i].key, sizeof(g[i].key), "%s%d", prefix, i);
+		g[i].s = fx->s;
+		g[i].rc = 1;
+	}
+}
+
+/* gather_setup - commit from the loop of a fresh base, as comityd does */
+static struct event_base *
+gather_setup(struct fx *fx)
+{
+	assert_null(fx->base);
+	fx->base = event_base_new();
+	assert_non_null(fx->base);
+	assert_int_equal(event_base_priority_init(fx->base, 2), 0);
+	store_set_event_base(fx->s, fx->base);
+	gdones = 0;
+	return fx->base;
+}
+
+/* pass - one pass of the loop that does not wait for anything */
+static void
+pass(struct event_base *base)
+{
+	assert_true(event_base_loop(base, EVLOOP_NONBLOCK) >= 0);
+}
+
+/*
+ * run_until - run the loop until WANT gop dones ran; fails after WAIT_US,
+ * or at once when nothing is scheduled (a queued op no event will commit)
+ */
+static void
+run_until(struct event_base *base, int want)
+{
+	uint64_t	end = now_us() + WAIT_US;
+
+	while (gdones < want) {
+		if (now_us() > end)
+			fail_msg("%d of %d dones after %d us", gdones, want,
+			    WAIT_US);
+		if (event_base_loop(base, EVLOOP_ONCE) != 0)
+			fail_msg("%d of %d dones, and nothing scheduled",
+			    gdones, want);
+	}
+}
+
+/*
+ * load - two normal ops committed together from the loop: the store is
+ * under load.  Returns when the second one's done ran: the commit ended
+ * (for the store's clock) after that.
+ */
+static uint64_t
+load(struct fx *fx, struct gop *g)
+{
+	store_batch_add(fx->s, gop_apply, gop_done, &g[0]);
+	store_batch_add(fx->s, gop_apply, gop_done, &g[1]);
+	pass(fx->base);
+	assert_int_equal(g[0].dones, 1);
+	assert_int_equal(g[1].dones, 1);
+	assert_int_equal(g[0].rc, 0);
+	assert_int_equal(g[1].rc, 0);
+	return g[1].at;
+}
+
+/*
+ * gathering - after a pass, G (queued after a commit that ended about
+ * SINCE) is still queued.  Certain only while the gathering delay has not
+ * passed since SINCE by the end of the pass; else (a stalled machine)
+ * nothing is said.
+ */
+static void
+gathering(struct fx *fx, const struct gop *g, uint64_t since)
+{
+	pass(fx->base);
+	if (now_us() - since < GATHER_MIN_US) {
+		assert_int_equal(g->dones, 0);
+		assert_true(store_batch_pending(fx->s) > 0);
+	} else
+		print_message("(slow: %s may have waited, not checked)\n",
+		    g->key);
+}
+
+/* idle (the last commit carried one op, or none yet): no wait */
+static void
+test_gather_idle(void **state)
+{
+	struct fx		*fx = *state;
+	struct event_base	*base = gather_setup(fx);
+	struct gop		 g[3];
+	char			 buf[8];
+
+	gops_init(fx, g, 3, "idle");
+	for (int i = 0; i < 3; i++) {
+		store_batch_add(fx->s, gop_apply, gop_done, &g[i]);
+		pass(base);
+		/* committed in the first pass: no timer was involved */
+		assert_int_equal(g[i].dones, 1);
+		assert_int_equal(g[i].rc, 0);
+		assert_int_equal(store_batch_pending(fx->s), 0);
+		assert_non_null(get_str(fx->s, DB_META, g[i].key, buf,
+		    sizeof(buf)));
+	}
+	/* nothing left for the loop */
+	assert_int_equal(event_base_loop(base, EVLOOP_NONBLOCK), 1);
+}
+
+/*
+ * Under load (the last commit carried two), one more op waits GATHER_US
+ * from that commit's end; it then commits alone, and after that one-op
+ * commit the store is idle again.
+ */
+static void
+test_gather_load(void **state)
+{
+	struct fx		*fx = *state;
+	struct event_base	*base = gather_setup(fx);
+	struct gop		 g[4];
+	uint64_t		 since;
+	char			 buf[8];
+
+	gops_init(fx, g, 4, "load");
+	since = load(fx, g);
+	store_batch_add(fx->s, gop_apply, gop_done, &g[2]);
+	assert_int_equal(store_batch_pending(fx->s), 1);
+	gathering(fx, &g[2], since);
+	run_until(base, 3);
+	assert_int_equal(g[2].dones, 1);
+	assert_int_equal(g[2].rc, 0);
+	assert_non_null(get_str(fx->s, DB_META, g[2].key, buf, sizeof(buf)));
+	if (g[2].at - since < GATHER_MIN_US)
+		fail_msg("committed %llu us after the last commit, not %d",
+		    (unsigned long long)(g[2].at - since), GATHER_US);
+	/* and not much later (a bound only a stalled machine reaches) */
+	assert_true(g[2].at - since < 1000000);
+
+	/* that commit carried one op: idle, the next one does not wait */
+	store_batch_add(fx->s, gop_apply, gop_done, &g[3]);
+	pass(base);
+	assert_int_equal(g[3].dones, 1);
+	assert_int_equal(g[3].rc, 0);
+}
+
+/*
+ * An urgent op never waits: it commits in the next pass, alone, while a
+ * normal op gathers; the normal one commits after it, still GATHER_US
+ * after the last normal commit at the earliest.
+ */
+static void
+test_gather_urgent(void **state)
+{
+	struct fx		*fx = *state;
+	struct event_base	*base = gather_setup(fx);
+	struct gop		 g[4];
+	uint64_t		 since;
+	char			 buf[8];
+
+	gops_init(fx, g, 4, "urg");
+	since = load(fx, g);
+	store_batch_add(fx->s, gop_apply, gop_done, &g[2]);
+	gathering(fx, &g[2], since);
+	g[3].peek = g[2].key;
+	store_batch_add_urgent(fx->s, gop_apply, gop_done, &g[3]);
+	pass(base);
+	assert_int_equal(g[3].dones, 1);
+	assert_int_equal(g[3].rc, 0);
+	assert_int_equal(g[3].peeked, 0);	/* g[2] not in its commit */
+	/* the normal one still gathers */
+	if (now_us() - since < GATHER_MIN_US)
+		assert_int_equal(g[2].dones, 0);
+	run_until(base, 4);
+	assert_int_equal(g[2].dones, 1);
+	assert_int_equal(g[2].rc, 0);
+	assert_true(g[2].seq > g[3].seq);
+	assert_true(g[2].at - since >= GATHER_MIN_US);
+	assert_non_null(get_str(fx->s, DB_META, g[2].key, buf, sizeof(buf)));
+}
+
+/* GATHER_OPS waiting do not wait any longer; one fewer do */
+static void
+test_gather_full(void **state)
+{
+	struct fx		*fx = *state;
+	struct event_base	*base = gather_setup(fx);
+	struct gop		*g;
+	uint64_t		 since;
+	char			 buf[8];
+	int			 n = 2 + GATHER_OPS;
+
+	g = calloc((size_t)n, sizeof(*g));
+	assert_non_null(g);
+	gops_init(fx, g, n, "full");
+	since = load(fx, g);
+	for (int i = 2; i < n - 1; i++)
+		store_batch_add(fx->s, gop_apply, gop_done, &g[i]);
+	gathering(fx, &g[2], since);
+	if (now_us() - since < GATHER_MIN_US)
+		assert_int_equal(gdones, 2);
+	/* the last one makes GATHER_OPS: no timer, the next pass or two */
+	store_batch_add(fx->s, gop_apply, gop_done, &g[n - 1]);
+	for (int i = 0; i < 2 && gdones < n; i++)
+		pass(base);
+	assert_int_equal(gdones, n);
+	assert_int_equal(store_batch_pending(fx->s), 0);
+	for (int i = 2; i < n; i++) {
+		assert_int_equal(g[i].dones, 1);
+		assert_int_equal(g[i].rc, 0);
+	}
+	assert_non_null(get_str(fx->s, DB_META, g[n - 1].key, buf,
+	    sizeof(buf)));
+	free(g);
+}
+
+/* a commit that wrote GATHER_BYTES (documents) is no load: no wait after */
+static void
+test_gather_large(void **state)
+{
+	struct fx		*fx = *state;
+	struct event_base	*base = gather_setup(fx);
+	struct gop		 g[3];
+	char			 buf[8];
+
+	gops_init(fx, g, 3, "large");
+	g[0].vlen = g[1].vlen = GATHER_BYTES / 2 + 4096;
+	load(fx, g);
+	store_batch_add(fx->s, gop_apply, gop_done, &g[2]);
+	pass(base);
+	assert_int_equal(g[2].dones, 1);
+	assert_int_equal(g[2].rc, 0);
+	assert_non_null(get_str(fx->s, DB_META, g[2].key, buf, sizeof(buf)));
+}
+
+/* store_batch_flush() does not gather: the waiting op commits at once */
+static void
+test_gather_flush(void **state)
+{
+	struct fx		*fx = *state;
+	struct event_base	*base = gather_setup(fx);
+	struct gop		 g[3];
+	uint64_t		 since;
+	char			 buf[8];
+
+	gops_init(fx, g, 3, "flush");
+	since = load(fx, g);
+	store_batch_add(fx->s, gop_apply, gop_done, &g[2]);
+	gathering(fx, &g[2], since);
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	assert_int_equal(g[2].dones, 1);
+	assert_int_equal(g[2].rc, 0);
+	assert_int_equal(store_batch_pending(fx->s), 0);
+	assert_non_null(get_str(fx->s, DB_META, g[2].key, buf, sizeof(buf)));
+	/* the gathering timer, if still armed, fires on an empty queue and
+	 * leaves nothing behind (the loop then has no event: 1) */
+	for (int i = 0; event_base_loop(base, EVLOOP_ONCE) == 0; i++)
+		assert_true(i < 3);
+	assert_int_equal(g[2].dones, 1);
+	assert_int_equal(gdones, 3);
 }
 
 static void
@@ -1067,6 +1417,12 @@ main(void)
 		T(test_commit_failure),
 		T(test_done_adds_op),
 		T(test_event_base),
+		T(test_gather_idle),
+		T(test_gather_load),
+		T(test_gather_urgent),
+		T(test_gather_full),
+		T(test_gather_flush),
+		T(test_gather_large),
 		T(test_read_txns),
 		T(test_forget),
 		T(test_urgent_first),

@@ -226,6 +226,12 @@ json_t	*stats_median(json_t *const *runs, size_t n);
 /* bench_doc - LEN bytes of incompressible filler, the same every run;
  * caller frees; NULL when out of memory */
 uint8_t	*bench_doc(size_t len);
+/* bench_request - fill REQ: an MLA request to TO with one document, DOC
+ * (DATA, LEN bytes), URGENT or not, of case reference CASE_REF (all
+ * borrowed) */
+void	bench_request(struct comity_submit *req, struct comity_doc *doc,
+	    const char *to, const uint8_t *data, size_t len, int urgent,
+	    const char *case_ref);
 /* bench_submit - one MLA request to TO with one document DOC of LEN
  * bytes, URGENT or not, on CONN, retrying "busy" answers until DEADLINE
  * (monotonic ns); 0 and ID, or the comity error code of the last attempt

@@ -127,27 +127,16 @@ submit_some(struct bulk *bk, comity_conn *conn, const size_t *idx, size_t n)
 {
 	struct comity_submit		 req[COMITY_BATCH_MAX];
 	struct comity_submit_result	 res[COMITY_BATCH_MAX];
-	struct comity_doc		 doc;
+	struct comity_doc		 doc[COMITY_BATCH_MAX];
 	char				 ref[COMITY_BATCH_MAX][BULK_CASE_REF_MAX];
 	size_t				 j;
 	int				 rc;
 
-	memset(&doc, 0, sizeof(doc));
-	doc.name = "bulk.bin";
-	doc.media_type = "application/octet-stream";
-	doc.data = bk->doc;
-	doc.len = (size_t)bk->args->size;
 	for (j = 0; j < n; j++) {
 		snprintf(ref[j], sizeof(ref[j]), "bench-%u-%zu", bk->args->run,
 		    idx[j] + 1);
-		memset(&req[j], 0, sizeof(req[j]));
-		req[j].to = bk->receiver->id;
-		req[j].type = COMITY_TYPE_MLA;
-		req[j].case_ref = ref[j];
-		req[j].lang = "en";
-		req[j].subject = "comity-bench bulk";
-		req[j].docs = &doc;
-		req[j].ndocs = 1;
+		bench_request(&req[j], &doc[j], bk->receiver->id, bk->doc,
+		    (size_t)bk->args->size, 0, ref[j]);
 	}
 	for (;;) {
 		if (n == 1)

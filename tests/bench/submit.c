@@ -28,6 +28,27 @@ bench_doc(size_t len)
 	return p;
 }
 
+void
+bench_request(struct comity_submit *req, struct comity_doc *doc,
+    const char *to, const uint8_t *data, size_t len, int urgent,
+    const char *case_ref)
+{
+	memset(doc, 0, sizeof(*doc));
+	doc->name = urgent ? "urgent.bin" : "bulk.bin";
+	doc->media_type = "application/octet-stream";
+	doc->data = data;
+	doc->len = len;
+	memset(req, 0, sizeof(*req));
+	req->to = to;
+	req->type = COMITY_TYPE_MLA;
+	req->urgent = urgent;
+	req->case_ref = case_ref;
+	req->lang = "en";
+	req->subject = urgent ? "comity-bench urgent" : "comity-bench bulk";
+	req->docs = doc;
+	req->ndocs = 1;
+}
+
 int
 bench_submit(comity_conn *conn, const char *to, const uint8_t *doc,
     size_t len, int urgent, const char *case_ref, int64_t deadline,
@@ -37,20 +58,7 @@ bench_submit(comity_conn *conn, const char *to, const uint8_t *doc,
 	struct comity_doc	d;
 	int			rc;
 
-	memset(&d, 0, sizeof(d));
-	d.name = urgent ? "urgent.bin" : "bulk.bin";
-	d.media_type = "application/octet-stream";
-	d.data = doc;
-	d.len = len;
-	memset(&req, 0, sizeof(req));
-	req.to = to;
-	req.type = COMITY_TYPE_MLA;
-	req.urgent = urgent;
-	req.case_ref = case_ref;
-	req.lang = "en";
-	req.subject = urgent ? "comity-bench urgent" : "comity-bench bulk";
-	req.docs = &d;
-	req.ndocs = 1;
+	bench_request(&req, &d, to, doc, len, urgent, case_ref);
 	for (;;) {
 		rc = comity_submit(conn, &req, id, NULL);
 		if (rc != COMITY_EAGAIN || bench_interrupted ||

@@ -4,7 +4,8 @@
  * request is submitted every URGENT_INTERVAL_MS; COUNT urgent requests.
  *
  * Bulk: --clients threads, each on its own connection, submit normal
- * requests of SIZE bytes back to back (as bulk.c does) from before the
+ * requests of SIZE bytes back to back, --batch to a call (as bulk.c
+ * does), faster than the link carries them, from before the
  * first urgent request (URGENT_WARMUP_MS, so a backlog has formed) until
  * the last urgent one is DELIVERED.  Just before each urgent submit, the
  * sender's queue to the receiver is read with comity_peers(): how many
@@ -28,6 +29,7 @@
 #define URGENT_PROGRESS_MS	2000
 #define URGENT_BULK_MAX		2000000LL	/* normal requests, all threads */
 #define URGENT_CASE_REF_MAX	64
+#define URGENT_EAGAIN_SLEEP_MS	5	/* after a "busy" answer */
 
 struct urgent_item {
 	char	 id[33];
@@ -74,21 +76,58 @@ bulk_should_stop(struct urgent *u)
 	    bench_interrupted || now_ns() > u->deadline;
 }
 
+/*
+ * bulk_submit - N normal requests in one comity_submit_batch() (one
+ * comity_submit() when N is 1), "busy" answers retried as bench_submit()
+ * does; 0, or the comity error of the first request that failed.
+ */
+static int
+bulk_submit(struct bulk_thread *t, long long first, size_t n)
+{
+	struct urgent			*u = t->u;
+	struct comity_submit		 req[COMITY_BATCH_MAX];
+	struct comity_submit_result	 res[COMITY_BATCH_MAX];
+	struct comity_doc		 doc[COMITY_BATCH_MAX];
+	char				 ref[COMITY_BATCH_MAX][URGENT_CASE_REF_MAX];
+	char				 id[33];
+	size_t				 j;
+	int				 rc;
+
+	if (n == 1) {
+		snprintf(ref[0], sizeof(ref[0]), "bench-bulk-%u-%u-%lld",
+		    u->args->run, t->idx, first + 1);
+		return bench_submit(t->conn, u->receiver->id, u->doc,
+		    (size_t)u->args->size, 0, ref[0], u->deadline, id);
+	}
+	for (j = 0; j < n; j++) {
+		snprintf(ref[j], sizeof(ref[j]), "bench-bulk-%u-%u-%lld",
+		    u->args->run, t->idx, first + (long long)j + 1);
+		bench_request(&req[j], &doc[j], u->receiver->id, u->doc,
+		    (size_t)u->args->size, 0, ref[j]);
+	}
+	for (;;) {
+		if ((rc = comity_submit_batch(t->conn, req, n, res)) == 0)
+			for (j = 0; j < n && rc == 0; j++)
+				rc = res[j].error;
+		if (rc != COMITY_EAGAIN || bulk_should_stop(u))
+			return rc;
+		sleep_ms(URGENT_EAGAIN_SLEEP_MS);
+	}
+}
+
 static void *
 bulk_thread_main(void *arg)
 {
 	struct bulk_thread	*t = arg;
 	struct urgent		*u = t->u;
-	char			 ref[URGENT_CASE_REF_MAX], id[33];
 	long long		 i, max;
+	size_t			 n = u->args->batch;
 	int			 rc;
 
 	max = URGENT_BULK_MAX / (long long)u->args->clients;
-	for (i = 0; i < max && !bulk_should_stop(u); i++) {
-		snprintf(ref, sizeof(ref), "bench-bulk-%u-%u-%lld",
-		    u->args->run, t->idx, i + 1);
-		rc = bench_submit(t->conn, u->receiver->id, u->doc,
-		    (size_t)u->args->size, 0, ref, u->deadline, id);
+	for (i = 0; i + (long long)n <= max && !bulk_should_stop(u);
+	    i += (long long)n) {
+		rc = bulk_submit(t, i, n);
 		if (rc != 0) {
 			if (bulk_should_stop(u))
 				break;
@@ -104,7 +143,7 @@ bulk_thread_main(void *arg)
 			}
 			break;
 		}
-		__atomic_add_fetch(&u->bulk_submitted, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&u->bulk_submitted, n, __ATOMIC_RELAXED);
 	}
 	return NULL;
 }
@@ -358,6 +397,7 @@ urgent_report(struct urgent *u, json_t *out)
 	json_object_set_new(out, "interval_ms",
 	    json_integer(URGENT_INTERVAL_MS));
 	json_object_set_new(out, "clients", json_integer(u->args->clients));
+	json_object_set_new(out, "batch", json_integer(u->args->batch));
 	json_object_set_new(out, "seconds", json_real(stats_round(secs, 3)));
 	json_object_set_new(out, "p50_ms",
 	    json_real(stats_ms(stats_percentile(lat, n, 50))));

@@ -41,7 +41,7 @@
  * maps the written pages around it (fault-around), tens of MiB a second
  * while a backlog is sent. */
 #define STORE_RELEASE_MS	50
-#define STORE_RELEASE_BYTES	(8u << 20)
+#define STORE_RELEASE_BYTES	(2u << 20)
 /* Under load, normal operations wait this long after a commit for
  * others to share theirs, unless this many are waiting, or the last
  * commit wrote this much (gather_us()). */

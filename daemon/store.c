@@ -40,7 +40,7 @@
  * unless more than STORE_RELEASE_BYTES were written meanwhile: a read
  * maps the written pages around it (fault-around), tens of MiB a second
  * while a backlog is sent. */
-#define STORE_RELEASE_MS	50
+#define STORE_RELEASE_MS	20
 #define STORE_RELEASE_BYTES	(2u << 20)
 /* Under load, normal operations wait this long after a commit for
  * others to share theirs, unless this many are waiting, or the last

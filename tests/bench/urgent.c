@@ -491,6 +491,7 @@ urgent_run(struct bench *b, struct net *net, const struct run_args *a,
 	struct urgent		 u;
 	struct bulk_thread	*t = NULL;
 	unsigned		 started = 0;
+	json_t			*peak = NULL, *anon = NULL, *end;
 	int			 rc = -1, crc, running = 0;
 
 	(void)b;
@@ -526,11 +527,22 @@ urgent_run(struct bench *b, struct net *net, const struct run_args *a,
 	running = 0;
 	if (bulk_stop(&u, t, a->clients, started) == -1)
 		goto out;
-	bench_log("urgent run %u: reading the outbox", a->run);
-	if (urgent_bulk_window(&u) == -1)
+	/* the peaks while moving traffic, before our own listing of tens
+	 * of thousands of items maps the outbox (as in bulk) */
+	if ((peak = net_rss(net, "VmHWM")) == NULL ||
+	    (anon = net_rss(net, "RssAnon")) == NULL)
 		goto out;
-	rc = urgent_report(&u, out);
+	bench_log("urgent run %u: reading the outbox", a->run);
+	if (urgent_bulk_window(&u) == -1 || urgent_report(&u, out) == -1 ||
+	    (end = net_rss(net, "VmHWM")) == NULL)
+		goto out;
+	json_object_set(out, "rss_peak_kib", peak);
+	json_object_set(out, "rss_anon_kib", anon);
+	json_object_set_new(out, "rss_peak_end_kib", end);
+	rc = 0;
 out:
+	json_decref(peak);
+	json_decref(anon);
 	if (running)
 		bulk_stop(&u, t, a->clients, started);
 	comity_close(u.conn);

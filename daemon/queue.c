@@ -796,7 +796,7 @@ queue_submit(const Comity__SubmitReq *req, uint32_t uid,
 	op->cb = cb;
 	op->arg = arg;
 	work_submit(submit_seal, seal_done, op,
-	    req->priority == COMITY__PRIORITY__PRIORITY_URGENT);
+	    req->priority == COMITY__PRIORITY__PRIORITY_URGENT, op->plen);
 	return 0;
 }
 
@@ -1956,7 +1956,7 @@ queue_receipt_in(const char *peer, X509 *peer_cert, const uint8_t *buf,
 	op->tls = cd->tls;
 	tls_ctx_ref(op->tls);
 	op->urgent = urgent;
-	work_submit(receipt_check, receipt_checked, op, urgent);
+	work_submit(receipt_check, receipt_checked, op, urgent, op->len);
 	return 0;
 }
 
@@ -2356,7 +2356,8 @@ admit(struct envelope_op *op)
 	if (strcmp(op->env->from, op->peer) == 0 &&
 	    strcmp(op->env->to, cd->self) == 0 && !seen(op->peer, op->env) &&
 	    open_prepare(op) == 0) {
-		work_submit(open_body, opened, op, op->res->urgent);
+		work_submit(open_body, opened, op, op->res->urgent,
+		    op->env->body.len);
 		return;
 	}
 	store_batch_add(cd->store, envelope_apply, envelope_done, op);

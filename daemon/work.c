@@ -4,8 +4,10 @@
  * Two FIFO lists of jobs to run (urgent first) and one of jobs done, under
  * one mutex.  A thread that finishes a job into an empty done list writes
  * a byte to a pipe the loop watches; the loop then takes the whole done
- * list and runs the DONE callbacks in the order the jobs finished.  The
- * threads block every signal: signals are the loop's business.
+ * list and runs the DONE callbacks in the order the jobs finished.  A
+ * small urgent job run at once by work_submit() itself goes on the done
+ * list too, and the loop's watch of the pipe is made active directly.
+ * The threads block every signal: signals are the loop's business.
  */
 #include <sys/types.h>
 #include <sys/resource.h>
@@ -28,7 +30,8 @@
 #include "xmalloc.h"
 
 #define WORK_NICE	5	/* the threads' priority below the loop's */
-#define WORK_INLINE_PER_S 32	/* urgent jobs run on the loop thread */
+#define WORK_INLINE_PER_S 32	/* urgent jobs run on the loop thread, */
+#define WORK_INLINE_MAX	(64u << 10)	/* of at most these bytes each */
 
 struct job {
 	work_fn		 run;
@@ -192,21 +195,24 @@ work_init(struct event_base *base, unsigned int n)
 }
 
 /*
- * inline_ok - whether an urgent job may run at once on the loop thread.
- * A seal, an open or a receipt check takes 0.2-0.5 ms; handing it to a
- * thread and its result back cost more when the machine was busy (an
- * urgent request crossing saturating bulk traffic: 10 ms at p50 through
- * the urgent thread, 5 ms run at once).  At most WORK_INLINE_PER_S a
- * second, so that a peer sending nothing but urgent envelopes cannot
- * take the loop: beyond, they go to the urgent thread.
+ * inline_ok - whether an urgent job of LEN bytes may run at once on the
+ * loop thread.  A seal, an open or a receipt check of a small request
+ * takes 0.2-0.5 ms; handing it to a thread and its result back cost more
+ * when both cores were busy (an urgent request crossing bulk traffic:
+ * 10 ms at p50 through the urgent thread, 5 ms run at once).  Only small
+ * ones (WORK_INLINE_MAX), at most WORK_INLINE_PER_S a second, so that
+ * neither a large document nor a peer sending nothing but urgent
+ * envelopes can take the loop: the others go to the urgent thread.
  */
 static int
-inline_ok(void)
+inline_ok(size_t len)
 {
 	static time_t	 sec;
 	static unsigned	 n;
 	struct timespec	 ts;
 
+	if (len > WORK_INLINE_MAX)
+		return 0;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	if (ts.tv_sec != sec) {
 		sec = ts.tv_sec;
@@ -216,7 +222,7 @@ inline_ok(void)
 }
 
 void
-work_submit(work_fn run, work_fn done, void *arg, int urgent)
+work_submit(work_fn run, work_fn done, void *arg, int urgent, size_t len)
 {
 	struct job	*j;
 
@@ -229,7 +235,7 @@ work_submit(work_fn run, work_fn done, void *arg, int urgent)
 	j->run = run;
 	j->done = done;
 	j->arg = arg;
-	if (urgent && inline_ok()) {
+	if (urgent && inline_ok(len)) {
 		run(arg);
 		pthread_mutex_lock(&mtx);
 		jobq_put(&doneq, j);

@@ -149,16 +149,24 @@ job_done(void *arg)
 		submit(j->then, 0);
 }
 
-/* submit - work_submit(), noting for job_run/job_done that it runs */
+/* submit_len - work_submit() of a job on LEN bytes, noting for
+ * job_run/job_done that it runs */
 static void
-submit(struct job *j, int urgent)
+submit_len(struct job *j, int urgent, size_t len)
 {
 	int	was = in_submit;	/* from a DONE: nested */
 
 	j->urgent = urgent;
 	in_submit = 1;
-	work_submit(job_run, job_done, j, urgent);
+	work_submit(job_run, job_done, j, urgent, len);
 	in_submit = was;
+}
+
+/* submit - a job on a small request's bytes */
+static void
+submit(struct job *j, int urgent)
+{
+	submit_len(j, urgent, 1024);
 }
 
 static struct job *
@@ -486,6 +494,30 @@ test_urgent_inline(void **state)
 	free(jobs);
 }
 
+/* an urgent job on more than 64 KiB never runs inline, budget or not */
+static void
+test_urgent_large(void **state)
+{
+	struct job	*jobs = jobs_new(3);
+
+	(void)state;
+	work_init(base, THREADS);
+	fresh_second();
+	submit_len(&jobs[0], 1, 64 << 10);	/* the largest inline */
+	assert_true(jobs[0].run_in_submit);
+	submit_len(&jobs[1], 1, (64 << 10) + 1);
+	assert_false(jobs[1].run_in_submit);
+	submit_len(&jobs[2], 1, 16 << 20);
+	assert_false(jobs[2].run_in_submit);
+	loop_until(3);
+	check_ran(&jobs[0], 1);
+	check_ran(&jobs[1], 1);
+	check_ran(&jobs[2], 1);
+	assert_false(ran_inline(&jobs[1]));
+	assert_false(ran_inline(&jobs[2]));
+	free(jobs);
+}
+
 /* a normal job never runs inline, budget or not: RUN on a pool thread */
 static void
 test_normal_pooled(void **state)
@@ -627,6 +659,7 @@ main(void)
 		cmocka_unit_test_teardown(test_stop_runs_queued, stop),
 		cmocka_unit_test_teardown(test_inline_after_stop, stop),
 		cmocka_unit_test_teardown(test_urgent_inline, stop),
+		cmocka_unit_test_teardown(test_urgent_large, stop),
 		cmocka_unit_test_teardown(test_normal_pooled, stop),
 		cmocka_unit_test_teardown(test_inline_budget, stop),
 		cmocka_unit_test_teardown(test_done_once, stop),

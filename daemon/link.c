@@ -305,9 +305,15 @@ link_read_cb(struct bufferevent *bev, void *arg)
 	link_ref(l);
 	/* libevent read 4 KiB at most (sockio.h): read on, up to a chunk,
 	 * and have the TLS layer decrypt it now */
-	if (l->state != LINK_CLOSED && !l->read_paused &&
-	    sock_top_up(l->sock, LINK_READ_CHUNK, LINK_READ_CHUNK) > 0)
-		bufferevent_trigger(l->sock, EV_READ, 0);
+	if (l->state != LINK_CLOSED && !l->read_paused) {
+		ssize_t	n = sock_top_up(l->sock, LINK_READ_CHUNK,
+		    LINK_READ_CHUNK);
+
+		if (n == -1)
+			link_close(l, "cannot buffer what was read");
+		else if (n > 0)
+			bufferevent_trigger(l->sock, EV_READ, 0);
+	}
 	while (l->state != LINK_CLOSED && !l->read_paused) {
 		Comity__Frame	*f;
 		size_t		 avail = evbuffer_get_length(in);
@@ -558,8 +564,17 @@ link_send_now(struct link *l, const uint8_t *frame, size_t len)
 {
 	if (link_send(l, frame, len) == -1)
 		return -1;
-	/* the TLS filter has already put the record in the socket's output */
-	(void)sock_flush(l->sock);
+	/*
+	 * The TLS filter encrypts into the socket's output up to
+	 * LINK_WRITE_CHUNK, so the frame may wait behind what the pump
+	 * queued before it: write, have the filter encrypt more, and again,
+	 * until it is all out or the socket takes no more (its own write
+	 * goes on when the loop polls).
+	 */
+	while (sock_flush(l->sock) > 0 &&
+	    evbuffer_get_length(bufferevent_get_output(l->bev)) > 0)
+		bufferevent_trigger(l->sock, EV_WRITE,
+		    BEV_TRIG_IGNORE_WATERMARKS);
 	return 0;
 }
 

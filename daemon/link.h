@@ -71,8 +71,9 @@ void		 link_accept(int fd, const struct sockaddr *sa, int salen);
 int		 link_send(struct link *, const uint8_t *frame, size_t len);
 /*
  * link_send_now - link_send, then write to the socket at once what is
- * buffered for it, rather than at the next turn of the loop: for urgent
- * envelopes and their receipts.
+ * queued up to and including the frame, as far as the socket takes it,
+ * rather than at the next turn of the loop: for urgent envelopes and
+ * their receipts.
  */
 int		 link_send_now(struct link *, const uint8_t *frame, size_t len);
 /* link_peer_cert - the certificate the peer authenticated with (borrowed,

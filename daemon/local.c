@@ -1376,9 +1376,9 @@ accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
 	/* never hold more than one whole frame (and its header) unread */
 	bufferevent_setwatermark(c->bev, EV_READ, 0,
 	    (size_t)LOCAL_FRAME_MAX + FRAME_HEADER_LEN);
-	/* (libevent 2.1 reads 4 KiB a turn whatever this allows, see
-	 * sockio.h: clients are not topped up as links are, which paces how
-	 * many documents being submitted are in memory at once) */
+	/* (libevent 2.1 reads at most 4 KiB a turn whatever this allows,
+	 * see sockio.h; clients are not topped up as links are, which paces
+	 * how many documents being submitted are in memory at once) */
 	if (bufferevent_set_max_single_read(c->bev, LOCAL_READ_CHUNK) != 0)
 		log_warnx("local uid=%u: cannot raise the read size",
 		    (unsigned)c->uid);

@@ -13,7 +13,7 @@
 
 #include "sockio.h"
 
-size_t
+ssize_t
 sock_top_up(struct bufferevent *bev, size_t more, size_t cap)
 {
 	struct evbuffer		*in = bufferevent_get_input(bev);
@@ -63,7 +63,8 @@ sock_top_up(struct bufferevent *bev, size_t more, size_t cap)
 	}
 	i = evbuffer_commit_space(in, v, used);
 	evbuffer_freeze(in, 0);
-	return i == 0 ? (size_t)got : 0;
+	/* (cannot fail: nothing touched the input since the reservation) */
+	return i == 0 ? got : -1;
 }
 
 size_t

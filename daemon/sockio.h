@@ -14,6 +14,8 @@
 #ifndef COMITY_SOCKIO_H
 #define COMITY_SOCKIO_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 
 struct bufferevent;
@@ -22,9 +24,10 @@ struct bufferevent;
  * sock_top_up - move up to MORE bytes from BEV's socket into its input,
  * never making the input longer than CAP, and no more than FIONREAD says
  * are there: the end of the stream and errors stay for the bufferevent
- * to see and report.  Returns the bytes added, 0 when none.
+ * to see and report.  Returns the bytes added, 0 when none, -1 when
+ * bytes were read but could not be added: the stream is broken.
  */
-size_t	sock_top_up(struct bufferevent *bev, size_t more, size_t cap);
+ssize_t	sock_top_up(struct bufferevent *bev, size_t more, size_t cap);
 
 /*
  * sock_flush - write what BEV's output holds to its socket now, as much

@@ -433,8 +433,7 @@ mono_us(void)
 /*
  * gather_us - how long normal operations wait for others to share their
  * commit.  A commit blocks the loop for its fsyncs whatever it carries
- * (0.4 ms idle, 1 ms and more with both daemons committing on one
- * disk), so under load (the last commit carried more than one
+ * (0.4 ms on an idle disk, several on a busy one), so under load (the last commit carried more than one
  * operation) a commit follows the last one after STORE_GATHER_US at
  * the earliest, unless STORE_GATHER_OPS are waiting: the loop then reads
  * links between commits instead of fsyncing most of the time, and an
@@ -874,7 +873,11 @@ store_flush_cb(evutil_socket_t fd, short what, void *arg)
 	struct store *s = arg;
 
 	s->ev_active = 0;
-	/* one transaction per pass, so I/O gets a turn between big batches */
+	/*
+	 * One transaction per pass, so I/O gets a turn between big batches.
+	 * The gathering timer may fire a clock tick early (libevent's clock
+	 * is the coarse one): the rest of the wait is then armed again.
+	 */
 	flush_chunks(s, BATCH_MAX_OPS, 1);
 }
 

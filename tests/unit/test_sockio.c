@@ -38,7 +38,7 @@ struct seen {
 	size_t		 more, cap;	/* for sock_top_up() in the read cb */
 	int		 calls;		/* of the read callback */
 	size_t		 before;	/* input after libevent's read */
-	size_t		 added;		/* by sock_top_up() */
+	ssize_t		 added;		/* by sock_top_up() */
 	size_t		 after;
 	short		 events;	/* given the event callback */
 	size_t		 at_event;	/* input length then */

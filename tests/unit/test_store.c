@@ -95,8 +95,8 @@ teardown(void **state)
 /*
  * STORE_GATHER_US, _OPS and _BYTES in store.c (private there): under
  * load, a commit of normal operations follows the last commit after 8 ms
- * at the earliest, unless 64 are waiting; a commit that wrote 1 MiB is
- * no load.
+ * at the earliest, unless BATCH_MAX_OPS are waiting; a commit that wrote
+ * 1 MiB is no load.
  */
 #define GATHER_US	8000
 #define GATHER_OPS	BATCH_MAX_OPS

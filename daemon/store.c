@@ -433,9 +433,10 @@ mono_us(void)
 /*
  * gather_us - how long normal operations wait for others to share their
  * commit.  A commit blocks the loop for its fsyncs whatever it carries
- * (0.4 ms on an idle disk, several on a busy one), so under load (the last commit carried more than one
- * operation) a commit follows the last one after STORE_GATHER_US at
- * the earliest, unless STORE_GATHER_OPS are waiting: the loop then reads
+ * (0.4 ms on an idle disk, several on a busy one), so under load (the
+ * last commit carried more than one operation) a commit follows the
+ * last one after STORE_GATHER_US at the earliest, unless
+ * STORE_GATHER_OPS are waiting: the loop then reads
  * links between commits instead of fsyncing most of the time, and an
  * urgent operation, which never waits, seldom finds a commit under way.
  * One operation at a time (the idle case) never waits, nor do large

@@ -36,8 +36,9 @@ extern struct comityd	*cd;
 
 /* now_ns - CLOCK_REALTIME in ns since the epoch (UTC) */
 int64_t	now_ns(void);
-/* mono_ms - CLOCK_MONOTONIC in ms */
+/* mono_ms, mono_us - CLOCK_MONOTONIC in ms, in µs */
 uint64_t mono_ms(void);
+uint64_t mono_us(void);
 /*
  * timer_at - (re)arm timer EV to fire at AT (ns since the epoch; at once
  * when past), but within MAX_MS: a wall-clock deadline is looked at again

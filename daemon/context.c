@@ -21,12 +21,18 @@ now_ns(void)
 }
 
 uint64_t
-mono_ms(void)
+mono_us(void)
 {
 	struct timespec	ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t
+mono_ms(void)
+{
+	return mono_us() / 1000;
 }
 
 int64_t

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -28,6 +27,7 @@
 
 #include "bounds.h"
 #include "comity.h"
+#include "comityd.h"
 #include "log.h"
 #include "store.h"
 #include "xmalloc.h"
@@ -421,15 +421,6 @@ store_set_event_base(struct store *s, struct event_base *base)
 	}
 }
 
-static uint64_t
-mono_us(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /*
  * gather_us - how long normal operations wait for others to share their
  * commit.  A commit blocks the loop for its fsyncs whatever it carries
@@ -760,11 +751,8 @@ map_find(struct store *s)
 static void
 release_map(struct store *s)
 {
-	struct timespec	ts;
-	uint64_t	now;
+	uint64_t	now = mono_ms();
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	if (now - s->released_ms < STORE_RELEASE_MS &&
 	    s->put_bytes < STORE_RELEASE_BYTES)
 		return;

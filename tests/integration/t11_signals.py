@@ -94,7 +94,9 @@ def reload_directory(net, a, b):
 
 def sigterm_in_flight(net, a, b):
     f = net.file("exhibit.bin", os.urandom(256 * 1024))
-    n = 60
+    # Enough that some are still on their way at each SIGTERM: links now
+    # move 60 of these (15 MiB) in less time than the sender's restart.
+    n = 240
     check(b.stop() == 0, "receiver did not stop cleanly")
     ledger = [a.submit("BB-TWO", f) for _ in range(n)]
 

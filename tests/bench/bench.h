@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <lmdb.h>
 
 #include "comity.h"
 
@@ -301,6 +302,26 @@ int	crypto_run(struct bench *, struct net *, const struct run_args *,
  * directory (no network) */
 int	fsync_run(struct bench *, struct net *, const struct run_args *,
 	    json_t *out);
+/*
+ * commit_probe - a scratch LMDB environment of the benchmark's own, in
+ * the run's directory beside the daemons' stores, opened with LMDB's
+ * default flags: commit_probe_one() times one durable commit of one put
+ * (begin -> the return of the fsync'd commit), as fsync_run() does.
+ * open: 0 or -1 (and why); close removes the files (unless --keep) and
+ * is safe after a failed open.
+ */
+struct commit_probe {
+	MDB_env			*env;
+	MDB_dbi			 dbi;
+	unsigned long long	 puts;
+	int			 made;
+	char			 dir[PATH_MAX];
+};
+int	commit_probe_open(struct bench *, const char *name, long long count,
+	    struct commit_probe *);
+int	commit_probe_one(struct commit_probe *, int64_t *ns);
+void	commit_probe_close(struct bench *, struct commit_probe *);
+
 /* idle_run - one request at a time: submit -> DELIVERED latency (T2) */
 int	idle_run(struct bench *, struct net *, const struct run_args *,
 	    json_t *out);

@@ -15,6 +15,18 @@
  * own times, and the bulk rate in the window from the first urgent
  * submitted_at to the last urgent delivered_at (normal items whose
  * delivered_at falls in it, read from the outbox afterwards).
+ *
+ * The floor under the same load: an urgent request cannot be DELIVERED
+ * before three durable commits have ended one after the other (the
+ * sender's submit, the receiver's store, the sender's receipt).  A probe
+ * thread times one durable commit of one put on a scratch store beside
+ * the daemons' (commit_probe, fsync.c) every URGENT_INTERVAL_MS, half an
+ * interval after each urgent submit, while the bulk runs: commit_p50_ms
+ * and commit_p99_ms, and floor_p99_ms, the p99 of the sum of three such
+ * commits drawn independently from the probes -- what those three
+ * commits alone take under this load, with nothing else to do.  target.c holds it against T3's
+ * allowance: when the floor is above it, no daemon on this machine meets
+ * T3 under this load.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -30,6 +42,8 @@
 #define URGENT_BULK_MAX		2000000LL	/* normal requests, all threads */
 #define URGENT_CASE_REF_MAX	64
 #define URGENT_EAGAIN_SLEEP_MS	5	/* after a "busy" answer */
+#define URGENT_FLOOR_COMMITS	3	/* durable commits on the path */
+#define URGENT_FLOOR_DRAWS	100000	/* sums drawn for floor_p99_ms */
 
 struct urgent_item {
 	char	 id[33];
@@ -58,6 +72,11 @@ struct urgent {
 	int64_t			*bulk_lat;	/* normal items in the window */
 	size_t			 nbulk, bulk_cap;
 	int			 oom;
+	/* the commit probe (its thread's until joined) */
+	struct commit_probe	 probe;
+	int64_t			*probe_lat;	/* ns, COUNT at most */
+	size_t			 nprobe;
+	int			 probe_rc;
 };
 
 /* One bulk submitting thread on its own connection. */
@@ -144,6 +163,34 @@ bulk_thread_main(void *arg)
 			break;
 		}
 		__atomic_add_fetch(&u->bulk_submitted, n, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/*
+ * probe_thread_main - one timed durable commit every URGENT_INTERVAL_MS,
+ * offset by half an interval from the urgent submits, until COUNT are
+ * timed or the bulk stops.
+ */
+static void *
+probe_thread_main(void *arg)
+{
+	struct urgent	*u = arg;
+	int64_t		 next, step = (int64_t)URGENT_INTERVAL_MS * 1000000;
+
+	next = now_ns() + (int64_t)URGENT_WARMUP_MS * 1000000 + step / 2;
+	while (u->nprobe < (size_t)u->args->count && !bulk_should_stop(u)) {
+		while (now_ns() < next && !bulk_should_stop(u))
+			sleep_ms(1);
+		if (bulk_should_stop(u))
+			break;
+		next += step;
+		if (commit_probe_one(&u->probe, &u->probe_lat[u->nprobe]) ==
+		    -1) {
+			u->probe_rc = -1;
+			break;
+		}
+		u->nprobe++;
 	}
 	return NULL;
 }
@@ -357,6 +404,45 @@ urgent_bulk_window(struct urgent *u)
 	return 0;
 }
 
+/*
+ * urgent_report_floor - the probe's figures: commit_p50_ms,
+ * commit_p99_ms and floor_p99_ms, the p99 of the sum of
+ * URGENT_FLOOR_COMMITS commits drawn independently from the probes
+ * (URGENT_FLOOR_DRAWS sums of probes picked at random, a fixed seed:
+ * the same probes give the same floor).  Too few probes: none.
+ */
+static int
+urgent_report_floor(struct urgent *u, json_t *out)
+{
+	int64_t		*sum;
+	uint64_t	 x = 0x9e3779b97f4a7c15ULL;	/* xorshift64 state */
+	size_t		 n = u->nprobe, i, j;
+
+	json_object_set_new(out, "commits_probed", json_integer(
+	    (json_int_t)n));
+	if (n < URGENT_FLOOR_COMMITS)
+		return 0;
+	if ((sum = calloc(URGENT_FLOOR_DRAWS, sizeof(*sum))) == NULL) {
+		bench_log("urgent: out of memory");
+		return -1;
+	}
+	for (i = 0; i < URGENT_FLOOR_DRAWS; i++)
+		for (j = 0; j < URGENT_FLOOR_COMMITS; j++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			sum[i] += u->probe_lat[x % n];
+		}
+	json_object_set_new(out, "commit_p50_ms",
+	    json_real(stats_ms(stats_percentile(u->probe_lat, n, 50))));
+	json_object_set_new(out, "commit_p99_ms",
+	    json_real(stats_ms(stats_percentile(u->probe_lat, n, 99))));
+	json_object_set_new(out, "floor_p99_ms", json_real(stats_ms(
+	    stats_percentile(sum, URGENT_FLOOR_DRAWS, 99))));
+	free(sum);
+	return 0;
+}
+
 static int
 urgent_report(struct urgent *u, json_t *out)
 {
@@ -425,6 +511,8 @@ urgent_report(struct urgent *u, json_t *out)
 	    json_real(stats_round((double)u->nbulk / secs, 1)));
 	json_object_set_new(out, "bulk_p50_ms",
 	    json_real(stats_ms(stats_percentile(u->bulk_lat, u->nbulk, 50))));
+	if (urgent_report_floor(u, out) == -1)
+		goto out;
 	rc = 0;
 out:
 	free(lat);
@@ -490,11 +578,12 @@ urgent_run(struct bench *b, struct net *net, const struct run_args *a,
 {
 	struct urgent		 u;
 	struct bulk_thread	*t = NULL;
+	pthread_t		 probe;
 	unsigned		 started = 0;
 	json_t			*peak = NULL, *anon = NULL, *end;
-	int			 rc = -1, crc, running = 0;
+	char			 name[32];
+	int			 rc = -1, crc, running = 0, probing = 0;
 
-	(void)b;
 	memset(&u, 0, sizeof(u));
 	pthread_mutex_init(&u.lock, NULL);
 	u.args = a;
@@ -504,10 +593,15 @@ urgent_run(struct bench *b, struct net *net, const struct run_args *a,
 	u.items = calloc((size_t)a->count, sizeof(*u.items));
 	t = calloc(a->clients, sizeof(*t));
 	u.doc = bench_doc((size_t)a->size);
-	if (u.items == NULL || t == NULL || u.doc == NULL) {
+	u.probe_lat = calloc((size_t)a->count, sizeof(*u.probe_lat));
+	if (u.items == NULL || t == NULL || u.doc == NULL ||
+	    u.probe_lat == NULL) {
 		bench_log("urgent: out of memory");
 		goto out;
 	}
+	snprintf(name, sizeof(name), "urgent-probe-%u", a->run);
+	if (commit_probe_open(b, name, a->count, &u.probe) == -1)
+		goto out;
 	if ((crc = comity_connect(u.sock, &u.conn)) != 0) {
 		bench_log("urgent: connect %s: %s", u.sock,
 		    comity_strerror(crc));
@@ -519,13 +613,21 @@ urgent_run(struct bench *b, struct net *net, const struct run_args *a,
 	running = 1;
 	if (bulk_start(&u, t, a->clients, &started) == -1)
 		goto out;
+	if (pthread_create(&probe, NULL, probe_thread_main, &u) != 0) {
+		bench_log("urgent: cannot start the commit probe");
+		goto out;
+	}
+	probing = 1;
 	if (urgent_sleep_until(&u, net, now_ns() + (int64_t)URGENT_WARMUP_MS *
 	    1000000, "warming up") == -1 ||
 	    urgent_submit_all(&u, net) == -1 ||
 	    urgent_wait_all(&u, net) == -1)
 		goto out;
 	running = 0;
-	if (bulk_stop(&u, t, a->clients, started) == -1)
+	crc = bulk_stop(&u, t, a->clients, started);
+	pthread_join(probe, NULL);
+	probing = 0;
+	if (crc == -1 || u.probe_rc == -1)
 		goto out;
 	/* the peaks while moving traffic, before our own listing of tens
 	 * of thousands of items maps the outbox (as in bulk) */
@@ -545,10 +647,14 @@ out:
 	json_decref(anon);
 	if (running)
 		bulk_stop(&u, t, a->clients, started);
+	if (probing)
+		pthread_join(probe, NULL);
+	commit_probe_close(b, &u.probe);
 	comity_close(u.conn);
 	pthread_mutex_destroy(&u.lock);
 	free(u.items);
 	free(u.bulk_lat);
+	free(u.probe_lat);
 	free(u.doc);
 	free(t);
 	return rc;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/buffer.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -343,26 +344,60 @@ gcm_tag_ok(CMS_ContentInfo *cms, const uint8_t *body, size_t blen)
 	return n == SEAL_GCM_TAG_LEN;
 }
 
-/* take - copy the contents of memory BIO B (malloc'd; B is cleared) */
+/*
+ * mem_out - a writable memory BIO with room for CAP bytes from the start,
+ * so that CMS writing a document into it does not grow it step by step
+ * (each step a new buffer, a copy, and the old one cleared).  It still
+ * grows past CAP if need be.  NULL when out of memory.
+ */
+static BIO *
+mem_out(size_t cap)
+{
+	BIO	*b;
+	BUF_MEM	*bm;
+
+	if ((b = BIO_new(BIO_s_mem())) == NULL)
+		return NULL;
+	if ((bm = BUF_MEM_new()) == NULL ||
+	    (cap > 0 && (bm->data = OPENSSL_malloc(cap)) == NULL)) {
+		BUF_MEM_free(bm);
+		BIO_free(b);
+		return NULL;
+	}
+	bm->max = cap;		/* length 0: nothing written yet */
+	BIO_set_mem_buf(b, bm, BIO_CLOSE);
+	return b;
+}
+
+/*
+ * take - the contents of memory BIO B, whose buffer is handed over
+ * rather than copied (B is left empty); free() it.  OpenSSL allocates
+ * with the C library's malloc unless CRYPTO_set_mem_functions() says
+ * otherwise, which comityd never calls.  The caller must not have read
+ * from B.  NULL when out of memory.
+ */
 static uint8_t *
 take(BIO *b, size_t *len)
 {
-	char	*p;
-	long	 n;
+	BUF_MEM	*bm = NULL;
 	uint8_t	*out;
 
-	n = BIO_get_mem_data(b, &p);
-	if (n < 0)
+	if (BIO_get_mem_ptr(b, &bm) != 1 || bm == NULL)
 		return NULL;
 	/* never malloc(0): an empty content is still a valid result */
-	if ((out = malloc(n > 0 ? (size_t)n : 1)) == NULL)
-		return NULL;
-	/* an empty memory BIO has no buffer: p is NULL, memcpy's UB */
-	if (n > 0) {
-		memcpy(out, p, (size_t)n);
-		OPENSSL_cleanse(p, (size_t)n);
+	if (bm->length == 0 || bm->data == NULL) {
+		*len = 0;
+		return malloc(1);
 	}
-	*len = (size_t)n;
+	(void)BIO_set_close(b, BIO_NOCLOSE);
+	out = (uint8_t *)bm->data;
+	*len = bm->length;
+	bm->data = NULL;
+	bm->length = bm->max = 0;
+	BUF_MEM_free(bm);
+	/* B's buffer is gone: give it an empty one of its own */
+	if ((bm = BUF_MEM_new()) != NULL)
+		BIO_set_mem_buf(b, bm, BIO_CLOSE);
 	return out;
 }
 
@@ -583,7 +618,7 @@ seal_verify(const struct seal_keys *k, X509 *signer, const uint8_t *buf,
 		flags |= CMS_NOINTERN;
 	}
 	flags |= CMS_NO_SIGNER_CERT_VERIFY;
-	if ((out = BIO_new(BIO_s_mem())) == NULL) {
+	if ((out = mem_out(len)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
@@ -726,7 +761,7 @@ seal_open(const struct seal_keys *k, X509 *signer, const uint8_t *body,
 		    SEAL_GCM_TAG_LEN);
 		goto out;
 	}
-	if ((out = BIO_new(BIO_s_mem())) == NULL) {
+	if ((out = mem_out(blen)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}

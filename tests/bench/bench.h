@@ -199,6 +199,24 @@ json_t	*net_rss(const struct net *, const char *field);
 /* net_rss_add - rss_peak_kib (VmHWM) and rss_anon_kib (RssAnon) of NET's
  * running daemons into O; 0 or -1 */
 int	net_rss_add(const struct net *, json_t *o);
+/*
+ * net_cpu - the CPU time each running daemon has used so far, in clock
+ * ticks: the whole process (threads gone included) and its event loop
+ * (the main thread).  net_cpu_per_msg - what they used between two
+ * readings, per message: {"sender": {"loop": ms, "workers": ms,
+ * "kernel_share": stime / all}, ...}, the workers being every other
+ * thread (crypto); NULL when out of memory or MSGS is 0.
+ */
+struct net_cpu_daemon {
+	unsigned long long	user, sys, loop_user, loop_sys;
+	int			read;
+};
+struct net_cpu {
+	struct net_cpu_daemon	d[NET_MAX];
+};
+int	net_cpu(const struct net *, struct net_cpu *);
+json_t	*net_cpu_per_msg(const struct net *, const struct net_cpu *from,
+	    const struct net_cpu *to, size_t msgs);
 /* net_down - stop the daemons (SIGTERM, bounded wait, then SIGKILL) and
  * remove the network's directory unless --keep; -1 if one did not stop
  * cleanly */

@@ -17,7 +17,10 @@
  * before this program reads the whole outbox: the daemon decodes every
  * item it lists, sealed body included, and the store pages of a listing
  * that large are the reader's doing, not the traffic's.  Their peak at
- * the end, the listing included, is given beside it.
+ * the end, the listing included, is given beside it.  So is the CPU
+ * time the daemons used from the first submit to then, per request, by
+ * event loop and by the other threads (crypto): a figure that moves far
+ * less than a rate on a shared machine, and says where a change went.
  *
  * The documents scenario (T4) is the same with documents of 1 MiB.
  */
@@ -57,6 +60,8 @@ struct bulk {
 	unsigned long		 eagain;	/* "busy, try again" answers */
 	json_t			*rss_peak;	/* VmHWM, RssAnon by role, */
 	json_t			*rss_anon;	/* before the last listing */
+	struct net_cpu		 cpu_start;	/* the daemons' CPU before */
+	json_t			*cpu;		/* and per message, by then */
 };
 
 /* One submitting thread: items FIRST, FIRST + STEP, ... on its own
@@ -352,10 +357,16 @@ bulk_wait(struct bulk *bk, struct net *net)
 		if (bulk_backlog(bk, &backlog) == -1)
 			return -1;
 		/* the traffic is over: its memory, before we list */
-		if (backlog == 0 && bk->rss_peak == NULL &&
-		    ((bk->rss_peak = net_rss(net, "VmHWM")) == NULL ||
-		    (bk->rss_anon = net_rss(net, "RssAnon")) == NULL))
-			return -1;
+		if (backlog == 0 && bk->rss_peak == NULL) {
+			struct net_cpu	now;
+
+			if (net_cpu(net, &now) == -1 || (bk->cpu =
+			    net_cpu_per_msg(net, &bk->cpu_start, &now,
+			    bk->n)) == NULL ||
+			    (bk->rss_peak = net_rss(net, "VmHWM")) == NULL ||
+			    (bk->rss_anon = net_rss(net, "RssAnon")) == NULL)
+				return -1;
+		}
 		if (backlog == 0 || now_ns() - last_collect >=
 		    (int64_t)BULK_COLLECT_EVERY_MS * 1000000) {
 			if (bulk_collect(bk) == -1)
@@ -470,9 +481,12 @@ bulk_go(const char *name, struct net *net, const struct run_args *a,
 		bulk_fail(&bk, bk.sender->sock, crc);
 		goto out;
 	}
-	if (bulk_submit(&bk, net) == -1 || bulk_wait(&bk, net) == -1 ||
+	if (net_cpu(net, &bk.cpu_start) == -1 ||
+	    bulk_submit(&bk, net) == -1 || bulk_wait(&bk, net) == -1 ||
 	    bulk_report(&bk, out) == -1)
 		goto out;
+	if (bk.cpu != NULL)
+		json_object_set(out, "cpu_ms_per_msg", bk.cpu);
 	/* else the runner reads them, as for other scenarios */
 	if (bk.rss_peak != NULL) {
 		json_object_set(out, "rss_peak_kib", bk.rss_peak);
@@ -485,6 +499,7 @@ bulk_go(const char *name, struct net *net, const struct run_args *a,
 out:
 	json_decref(bk.rss_peak);
 	json_decref(bk.rss_anon);
+	json_decref(bk.cpu);
 	comity_close(bk.conn);
 	pthread_mutex_destroy(&bk.lock);
 	free(bk.items);

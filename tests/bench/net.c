@@ -751,6 +751,93 @@ net_rss(const struct net *net, const char *field)
 	return o;
 }
 
+/* utime and stime (fields 14 and 15) of a /proc stat file, in ticks;
+ * -1 if unreadable.  The command name may hold spaces and parentheses:
+ * the fields are counted from the last ')'. */
+static int
+proc_stat_ticks(const char *path, unsigned long long *user,
+    unsigned long long *sys)
+{
+	char	 buf[1024], *p;
+	size_t	 n;
+	FILE	*f;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* after ") ": state(3) ... utime(14) stime(15) */
+	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 1, " %*c %*d %*d "
+	    "%*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", user, sys) != 2)
+		return -1;
+	return 0;
+}
+
+int
+net_cpu(const struct net *net, struct net_cpu *c)
+{
+	char	path[96];
+	size_t	i;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < net->n; i++) {
+		const struct daemon *d = &net->d[i];
+
+		if (d->stub || d->pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/stat", (long)d->pid);
+		if (proc_stat_ticks(path, &c->d[i].user, &c->d[i].sys) == -1)
+			goto fail;
+		snprintf(path, sizeof(path), "/proc/%ld/task/%ld/stat",
+		    (long)d->pid, (long)d->pid);
+		if (proc_stat_ticks(path, &c->d[i].loop_user,
+		    &c->d[i].loop_sys) == -1)
+			goto fail;
+		c->d[i].read = 1;
+	}
+	return 0;
+fail:
+	bench_log("cannot read the CPU times of %s", net->d[i].id);
+	return -1;
+}
+
+json_t *
+net_cpu_per_msg(const struct net *net, const struct net_cpu *from,
+    const struct net_cpu *to, size_t msgs)
+{
+	json_t	*o = json_object(), *d;
+	double	 tick = (double)sysconf(_SC_CLK_TCK), all, loop, sys;
+	size_t	 i;
+
+	if (o == NULL || tick <= 0 || msgs == 0) {
+		json_decref(o);
+		return NULL;
+	}
+	for (i = 0; i < net->n; i++) {
+		const struct net_cpu_daemon *a = &from->d[i], *b = &to->d[i];
+
+		if (!a->read || !b->read)
+			continue;
+		all = (double)(b->user + b->sys - a->user - a->sys);
+		loop = (double)(b->loop_user + b->loop_sys - a->loop_user -
+		    a->loop_sys);
+		sys = (double)(b->sys - a->sys);
+		if ((d = json_object()) == NULL) {
+			json_decref(o);
+			return NULL;
+		}
+		json_object_set_new(d, "loop", json_real(stats_round(loop *
+		    1000.0 / tick / (double)msgs, 3)));
+		json_object_set_new(d, "workers", json_real(stats_round(
+		    (all - loop) * 1000.0 / tick / (double)msgs, 3)));
+		json_object_set_new(d, "kernel_share", json_real(stats_round(
+		    all > 0 ? sys / all : 0, 3)));
+		json_object_set_new(o, net->d[i].role, d);
+	}
+	return o;
+}
+
 /* The daemons' peak RSS, and the anonymous part of their RSS now (the
  * rest is mostly pages of the store's memory map, file pages). */
 int

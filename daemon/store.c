@@ -37,11 +37,17 @@
 #define STORE_FULL_BYTES	(2ull << 20)
 #define STORE_FULL_PERCENT	1
 /* How often at most the map's resident pages are handed back (below),
- * unless more than STORE_RELEASE_BYTES were written meanwhile: a read
- * maps the written pages around it (fault-around), tens of MiB a second
- * while a backlog is sent. */
-#define STORE_RELEASE_MS	20
-#define STORE_RELEASE_BYTES	(2u << 20)
+ * unless more than STORE_RELEASE_BYTES were written meanwhile.  A read
+ * maps the written pages around it: the kernel keeps a store's recent
+ * writes in page cache folios of up to 2 MiB and maps a whole folio on a
+ * fault (Linux 6.x), so touching one B-tree page puts megabytes of the
+ * documents beside it in our RSS -- hundreds of MiB a second while a
+ * backlog of documents moves.  Handed back every 20 ms, the map still
+ * held 10-25 MiB at times; every 5 ms, about half that. */
+#define STORE_RELEASE_MS	5
+#define STORE_RELEASE_BYTES	(1u << 20)
+/* How often at most freed heap memory is handed back (heap_release()). */
+#define STORE_TRIM_MS		250
 /* Under load, normal operations wait this long after a commit for
  * others to share theirs, unless this many are waiting, or the last
  * commit wrote this much (gather_us()). */
@@ -84,10 +90,15 @@ struct store {
 	uintptr_t	 map_lo, map_hi;	/* where the map was last seen */
 	uint64_t	 map_seen_size;	/* map_size when it was */
 	uint64_t	 put_bytes;	/* written since release_map() */
+	struct event	*trim_ev;	/* heap_release() later; NULL without
+					 * a base */
+	uint64_t	 trimmed_ms;	/* last malloc_trim(), monotonic */
 };
 
 static void	map_find(struct store *);
 static void	release_map(struct store *);
+static void	heap_release(struct store *);
+static void	trim_cb(evutil_socket_t, short, void *);
 
 struct store_txn {
 	struct store	*s;
@@ -386,6 +397,8 @@ store_close(struct store *s)
 		    s->nreaders);
 	if (s->ev != NULL)
 		event_free(s->ev);
+	if (s->trim_ev != NULL)
+		event_free(s->trim_ev);
 	rcache_drop(s);
 	mdb_env_close(s->env);
 	close(s->lockfd);	/* releases the flock */
@@ -403,9 +416,14 @@ store_set_event_base(struct store *s, struct event_base *base)
 		s->ev = NULL;
 		s->ev_active = 0;
 	}
+	if (s->trim_ev != NULL) {
+		event_free(s->trim_ev);
+		s->trim_ev = NULL;
+	}
 	if (base == NULL)
 		return;
-	if ((s->ev = event_new(base, -1, 0, store_flush_cb, s)) == NULL)
+	if ((s->ev = event_new(base, -1, 0, store_flush_cb, s)) == NULL ||
+	    (s->trim_ev = evtimer_new(base, trim_cb, s)) == NULL)
 		fatalx("store: cannot create the commit event");
 	/*
 	 * The lowest priority of the base (1 when the base has two), so the
@@ -763,12 +781,48 @@ release_map(struct store *s)
 	if (s->map_hi > s->map_lo && madvise((void *)s->map_lo,
 	    s->map_hi - s->map_lo, MADV_DONTNEED) == -1)
 		log_debug("store: madvise: %s", strerror(errno));
-	/*
-	 * The same for the heap: the documents that went into the store
-	 * passed through buffers of up to a frame, which glibc keeps in
-	 * its arenas (one per thread) once freed.
-	 */
+	heap_release(s);
+}
+
+/*
+ * heap_release - the same for the heap: the documents that went into the
+ * store passed through buffers of up to a frame, which glibc keeps in its
+ * arenas (one per thread) once freed (comityd keeps buffers of up to 4
+ * MiB in them, see main()).  Handed back at most every STORE_TRIM_MS, and
+ * once more that long after the last call: a stream of documents reuses
+ * the same memory instead of the kernel clearing fresh pages for each
+ * buffer of each one (a third of the daemons' CPU for 1 MiB documents),
+ * and the daemon goes back to its small footprint once it is over.
+ */
+static void
+heap_release(struct store *s)
+{
+	uint64_t	now = mono_ms(), since = now - s->trimmed_ms;
+	struct timeval	tv;
+
+	if (since >= STORE_TRIM_MS) {
+		malloc_trim(0);
+		s->trimmed_ms = now;
+		return;
+	}
+	if (s->trim_ev == NULL || evtimer_pending(s->trim_ev, NULL))
+		return;
+	since = STORE_TRIM_MS - since;
+	tv.tv_sec = (time_t)(since / 1000);
+	tv.tv_usec = (suseconds_t)(since % 1000 * 1000);
+	if (evtimer_add(s->trim_ev, &tv) == -1)
+		log_warnx("store: cannot arm the heap release timer");
+}
+
+static void
+trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct store	*s = arg;
+
+	(void)fd;
+	(void)what;
 	malloc_trim(0);
+	s->trimmed_ms = mono_ms();
 }
 
 void

@@ -116,6 +116,22 @@ now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/*
+ * loop_until_empty - run BASE until no event is left, within WAIT_US: the
+ * store's last timer hands the heap back STORE_TRIM_MS (250 ms) at most
+ * after a commit, and is not armed again.
+ */
+static void
+loop_until_empty(struct event_base *base)
+{
+	uint64_t	end = now_us() + WAIT_US;
+	int		r;
+
+	while ((r = event_base_loop(base, EVLOOP_ONCE)) == 0)
+		assert_true(now_us() < end);
+	assert_int_equal(r, 1);
+}
+
 struct kv {
 	enum store_db	 db;
 	const char	*key;
@@ -882,8 +898,11 @@ test_event_base(void **state)
 		assert_int_equal(ops[i].seen_at_apply,
 		    i < BATCH_MAX_OPS ? 0 : BATCH_MAX_OPS);
 	}
-	/* nothing queued: the loop has nothing to do */
-	assert_int_equal(event_base_loop(base, EVLOOP_NONBLOCK), 1);
+	/* nothing queued: the loop has nothing left to do but hand the
+	 * heap back, once */
+	loop_until_empty(base);
+	assert_int_equal(dones, n);
+	assert_int_equal(store_batch_pending(fx->s), 0);
 	store_set_event_base(fx->s, NULL);
 	event_base_free(base);
 	free(ops);
@@ -1042,8 +1061,46 @@ test_gather_idle(void **state)
 		assert_non_null(get_str(fx->s, DB_META, g[i].key, buf,
 		    sizeof(buf)));
 	}
-	/* nothing left for the loop */
-	assert_int_equal(event_base_loop(base, EVLOOP_NONBLOCK), 1);
+	/* nothing left for the loop but the heap's release, once */
+	loop_until_empty(base);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(g[i].dones, 1);
+}
+
+/*
+ * Commits in quick succession: the heap is handed back at once after the
+ * first, then left alone (buffers reused) until a timer does it once
+ * more, STORE_TRIM_MS after that; the timer is not armed again.
+ */
+static void
+test_heap_release(void **state)
+{
+	struct fx		*fx = *state;
+	struct event_base	*base = gather_setup(fx);
+	struct gop		 g[2];
+	uint64_t		 t0, waited;
+
+	gops_init(fx, g, 2, "heap");
+	store_batch_add(fx->s, gop_apply, gop_done, &g[0]);
+	pass(base);
+	assert_int_equal(g[0].dones, 1);
+	/* the first release handed the heap back: nothing is armed */
+	assert_int_equal(event_base_get_num_events(base,
+	    EVENT_BASE_COUNT_ADDED), 0);
+	/* past the map's release interval (5 ms), within the heap's */
+	usleep(20000);
+	store_batch_add(fx->s, gop_apply, gop_done, &g[1]);
+	pass(base);
+	assert_int_equal(g[1].dones, 1);
+	assert_int_equal(event_base_get_num_events(base,
+	    EVENT_BASE_COUNT_ADDED), 1);
+	t0 = now_us();
+	loop_until_empty(base);
+	waited = now_us() - t0;
+	/* the rest of the 250 ms since the first; the clock is coarse */
+	assert_true(waited >= 150000);
+	assert_true(waited < 1000000);
+	assert_int_equal(store_batch_pending(fx->s), 0);
 }
 
 /*
@@ -1418,6 +1475,7 @@ main(void)
 		T(test_done_adds_op),
 		T(test_event_base),
 		T(test_gather_idle),
+		T(test_heap_release),
 		T(test_gather_load),
 		T(test_gather_urgent),
 		T(test_gather_full),

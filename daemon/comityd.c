@@ -224,9 +224,10 @@ reload(void)
 static void
 heap_policy(void)
 {
+	/* another allocator (a sanitizer's) refuses: it has its own ways */
 	if (mallopt(M_MMAP_THRESHOLD, HEAP_ARENA_MAX) != 1 ||
 	    mallopt(M_TRIM_THRESHOLD, HEAP_ARENA_MAX) != 1)
-		log_warnx("cannot set the heap's thresholds; using glibc's");
+		log_debug("heap thresholds not set: not glibc's allocator");
 }
 
 static void

@@ -213,7 +213,7 @@ reload(void)
  * output) come from glibc's arenas and are reused once freed, instead of
  * a fresh mapping each time whose every page the kernel faults in and
  * clears anew; an arena hands back the free memory at its top beyond the
- * same amount.  The store hands back the rest at most once a second and
+ * same amount.  The store hands back the rest at most every 250 ms and
  * after a burst (heap_release() in store.c).  Left to itself glibc sets
  * both limits from the sizes freed so far, and a document's buffers went
  * back and forth to the kernel: a third of the daemons' CPU per 1 MiB

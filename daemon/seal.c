@@ -15,6 +15,7 @@
 
 #include <openssl/buffer.h>
 #include <openssl/cms.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -370,17 +371,21 @@ mem_out(size_t cap)
 }
 
 /*
- * take - the contents of memory BIO B, whose buffer is handed over
- * rather than copied (B is left empty); free() it.  OpenSSL allocates
- * with the C library's malloc unless CRYPTO_set_mem_functions() says
- * otherwise, which comityd never calls.  The caller must not have read
- * from B.  NULL when out of memory.
+ * take - the contents of memory BIO B (malloc'd: free() it; B is left
+ * empty).  The BIO's buffer is handed over rather than copied when
+ * OpenSSL allocates with the C library's malloc, as it does unless
+ * CRYPTO_set_mem_functions() said otherwise (comityd never does; a
+ * library might): else it is copied and cleared.  The caller must not
+ * have read from B.  NULL when out of memory.
  */
 static uint8_t *
 take(BIO *b, size_t *len)
 {
-	BUF_MEM	*bm = NULL;
-	uint8_t	*out;
+	CRYPTO_malloc_fn	 m;
+	CRYPTO_realloc_fn	 r;
+	CRYPTO_free_fn		 f;
+	BUF_MEM			*bm = NULL, *fresh;
+	uint8_t			*out;
 
 	if (BIO_get_mem_ptr(b, &bm) != 1 || bm == NULL)
 		return NULL;
@@ -389,15 +394,25 @@ take(BIO *b, size_t *len)
 		*len = 0;
 		return malloc(1);
 	}
+	CRYPTO_get_mem_functions(&m, &r, &f);
+	if (m != CRYPTO_malloc || r != CRYPTO_realloc || f != CRYPTO_free) {
+		if ((out = malloc(bm->length)) == NULL)
+			return NULL;
+		memcpy(out, bm->data, bm->length);
+		OPENSSL_cleanse(bm->data, bm->length);
+		*len = bm->length;
+		return out;
+	}
+	/* B gets an empty buffer of its own before its old one is taken */
+	if ((fresh = BUF_MEM_new()) == NULL)
+		return NULL;
 	(void)BIO_set_close(b, BIO_NOCLOSE);
 	out = (uint8_t *)bm->data;
 	*len = bm->length;
 	bm->data = NULL;
 	bm->length = bm->max = 0;
+	BIO_set_mem_buf(b, fresh, BIO_CLOSE);
 	BUF_MEM_free(bm);
-	/* B's buffer is gone: give it an empty one of its own */
-	if ((bm = BUF_MEM_new()) != NULL)
-		BIO_set_mem_buf(b, bm, BIO_CLOSE);
 	return out;
 }
 

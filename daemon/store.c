@@ -788,8 +788,9 @@ release_map(struct store *s)
  * heap_release - the same for the heap: the documents that went into the
  * store passed through buffers of up to a frame, which glibc keeps in its
  * arenas (one per thread) once freed (comityd keeps buffers of up to 4
- * MiB in them, see main()).  Handed back at most every STORE_TRIM_MS, and
- * once more that long after the last call: a stream of documents reuses
+ * MiB in them: heap_policy() in comityd.c).  Handed back at most every
+ * STORE_TRIM_MS, and once more that long after the last call: a stream
+ * of documents reuses
  * the same memory instead of the kernel clearing fresh pages for each
  * buffer of each one (a third of the daemons' CPU for 1 MiB documents),
  * and the daemon goes back to its small footprint once it is over.

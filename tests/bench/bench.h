@@ -209,6 +209,7 @@ int	net_rss_add(const struct net *, json_t *o);
  */
 struct net_cpu_daemon {
 	unsigned long long	user, sys, loop_user, loop_sys;
+	pid_t			pid;
 	int			read;
 };
 struct net_cpu {

@@ -786,14 +786,17 @@ net_cpu(const struct net *net, struct net_cpu *c)
 
 		if (d->stub || d->pid <= 0)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/stat", (long)d->pid);
-		if (proc_stat_ticks(path, &c->d[i].user, &c->d[i].sys) == -1)
-			goto fail;
+		/* the thread first: read after it, the process has counted
+		 * at least as much, and the workers' share is never < 0 */
 		snprintf(path, sizeof(path), "/proc/%ld/task/%ld/stat",
 		    (long)d->pid, (long)d->pid);
 		if (proc_stat_ticks(path, &c->d[i].loop_user,
 		    &c->d[i].loop_sys) == -1)
 			goto fail;
+		snprintf(path, sizeof(path), "/proc/%ld/stat", (long)d->pid);
+		if (proc_stat_ticks(path, &c->d[i].user, &c->d[i].sys) == -1)
+			goto fail;
+		c->d[i].pid = d->pid;
 		c->d[i].read = 1;
 	}
 	return 0;
@@ -817,7 +820,10 @@ net_cpu_per_msg(const struct net *net, const struct net_cpu *from,
 	for (i = 0; i < net->n; i++) {
 		const struct net_cpu_daemon *a = &from->d[i], *b = &to->d[i];
 
-		if (!a->read || !b->read)
+		/* a daemon started again meanwhile counts from 0 */
+		if (!a->read || !b->read || a->pid != b->pid ||
+		    b->user + b->sys < a->user + a->sys ||
+		    b->loop_user + b->loop_sys < a->loop_user + a->loop_sys)
 			continue;
 		all = (double)(b->user + b->sys - a->user - a->sys);
 		loop = (double)(b->loop_user + b->loop_sys - a->loop_user -

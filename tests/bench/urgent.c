@@ -20,13 +20,13 @@
  * before three durable commits have ended one after the other (the
  * sender's submit, the receiver's store, the sender's receipt).  A probe
  * thread times one durable commit of one put on a scratch store beside
- * the daemons' (commit_probe, fsync.c) every URGENT_INTERVAL_MS, half an
- * interval after each urgent submit, while the bulk runs: commit_p50_ms
- * and commit_p99_ms, and floor_p99_ms, the p99 of the sum of three such
- * commits drawn independently from the probes -- what those three
- * commits alone take under this load, with nothing else to do.  target.c holds it against T3's
- * allowance: when the floor is above it, no daemon on this machine meets
- * T3 under this load.
+ * the daemons' (commit_probe, fsync.c) every URGENT_INTERVAL_MS from
+ * half an interval after the first urgent submit, while the bulk runs:
+ * commit_p50_ms and commit_p99_ms, and floor_p99_ms, the p99 of the sum
+ * of three such commits drawn independently from the probes -- what
+ * those three commits alone take under this load, with nothing else to
+ * do.  target.c holds it against T3's allowance: when the floor is
+ * above it, no daemon on this machine meets T3 under this load.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -169,14 +169,15 @@ bulk_thread_main(void *arg)
 
 /*
  * probe_thread_main - one timed durable commit every URGENT_INTERVAL_MS,
- * offset by half an interval from the urgent submits, until COUNT are
- * timed or the bulk stops.
+ * the first half an interval after the first urgent submit, until COUNT
+ * are timed or the bulk stops.
  */
 static void *
 probe_thread_main(void *arg)
 {
 	struct urgent	*u = arg;
 	int64_t		 next, step = (int64_t)URGENT_INTERVAL_MS * 1000000;
+	int		 rc;
 
 	next = now_ns() + (int64_t)URGENT_WARMUP_MS * 1000000 + step / 2;
 	while (u->nprobe < (size_t)u->args->count && !bulk_should_stop(u)) {
@@ -184,10 +185,15 @@ probe_thread_main(void *arg)
 			sleep_ms(1);
 		if (bulk_should_stop(u))
 			break;
-		next += step;
-		if (commit_probe_one(&u->probe, &u->probe_lat[u->nprobe]) ==
-		    -1) {
+		/* never a burst to catch up after a stall */
+		next = now_ns() + step;
+		pthread_mutex_lock(&u->lock);	/* it may log */
+		rc = commit_probe_one(&u->probe, &u->probe_lat[u->nprobe]);
+		pthread_mutex_unlock(&u->lock);
+		if (rc == -1) {
+			/* it said why; the run is lost: stop the others */
 			u->probe_rc = -1;
+			__atomic_store_n(&u->stop, 1, __ATOMIC_RELAXED);
 			break;
 		}
 		u->nprobe++;

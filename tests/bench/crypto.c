@@ -209,9 +209,9 @@ crypto_run(struct bench *b, struct net *net, const struct run_args *a,
 	 * the system after each one and sometimes keeps them, depending on
 	 * what the heap held before, and opening 1 MiB measured 121-157/s
 	 * or 330/s from one invocation to the next.  With the heap kept,
-	 * it is the best this machine does, every time.  (comityd hands
-	 * freed memory back, for its footprint, and pays the page faults:
-	 * that is part of what T4 measures.)
+	 * it is the best this machine does, every time.  (comityd keeps
+	 * buffers of up to 4 MiB but hands its heap back every 250 ms, for
+	 * its footprint: what that costs is part of what T4 measures.)
 	 */
 	(void)mallopt(M_MMAP_THRESHOLD, CRYPTO_HEAP_KEEP);
 	(void)mallopt(M_TRIM_THRESHOLD, 2 * CRYPTO_HEAP_KEEP);

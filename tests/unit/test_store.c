@@ -979,6 +979,17 @@ gather_setup(struct fx *fx)
 	return fx->base;
 }
 
+/* committed - G's done ran once, with success, and its put is there */
+static void
+committed(struct fx *fx, const struct gop *g)
+{
+	char	buf[8];
+
+	assert_int_equal(g->dones, 1);
+	assert_int_equal(g->rc, 0);
+	assert_non_null(get_str(fx->s, DB_META, g->key, buf, sizeof(buf)));
+}
+
 /* pass - one pass of the loop that does not wait for anything */
 static void
 pass(struct event_base *base)
@@ -1048,18 +1059,14 @@ test_gather_idle(void **state)
 	struct fx		*fx = *state;
 	struct event_base	*base = gather_setup(fx);
 	struct gop		 g[3];
-	char			 buf[8];
 
 	gops_init(fx, g, 3, "idle");
 	for (int i = 0; i < 3; i++) {
 		store_batch_add(fx->s, gop_apply, gop_done, &g[i]);
 		pass(base);
 		/* committed in the first pass: no timer was involved */
-		assert_int_equal(g[i].dones, 1);
-		assert_int_equal(g[i].rc, 0);
+		committed(fx, &g[i]);
 		assert_int_equal(store_batch_pending(fx->s), 0);
-		assert_non_null(get_str(fx->s, DB_META, g[i].key, buf,
-		    sizeof(buf)));
 	}
 	/* nothing left for the loop but the heap's release, once */
 	loop_until_empty(base);
@@ -1130,7 +1137,6 @@ test_gather_load(void **state)
 	struct event_base	*base = gather_setup(fx);
 	struct gop		 g[4];
 	uint64_t		 since;
-	char			 buf[8];
 
 	gops_init(fx, g, 4, "load");
 	since = load(fx, g);
@@ -1138,9 +1144,7 @@ test_gather_load(void **state)
 	assert_int_equal(store_batch_pending(fx->s), 1);
 	gathering(fx, &g[2], since);
 	run_until(base, 3);
-	assert_int_equal(g[2].dones, 1);
-	assert_int_equal(g[2].rc, 0);
-	assert_non_null(get_str(fx->s, DB_META, g[2].key, buf, sizeof(buf)));
+	committed(fx, &g[2]);
 	if (g[2].at - since < GATHER_MIN_US)
 		fail_msg("committed %llu us after the last commit, not %d",
 		    (unsigned long long)(g[2].at - since), GATHER_US);
@@ -1166,7 +1170,6 @@ test_gather_urgent(void **state)
 	struct event_base	*base = gather_setup(fx);
 	struct gop		 g[4];
 	uint64_t		 since;
-	char			 buf[8];
 
 	gops_init(fx, g, 4, "urg");
 	since = load(fx, g);
@@ -1182,11 +1185,9 @@ test_gather_urgent(void **state)
 	if (now_us() - since < GATHER_MIN_US)
 		assert_int_equal(g[2].dones, 0);
 	run_until(base, 4);
-	assert_int_equal(g[2].dones, 1);
-	assert_int_equal(g[2].rc, 0);
+	committed(fx, &g[2]);
 	assert_true(g[2].seq > g[3].seq);
 	assert_true(g[2].at - since >= GATHER_MIN_US);
-	assert_non_null(get_str(fx->s, DB_META, g[2].key, buf, sizeof(buf)));
 }
 
 /* GATHER_OPS waiting do not wait any longer; one fewer do */
@@ -1231,16 +1232,13 @@ test_gather_large(void **state)
 	struct fx		*fx = *state;
 	struct event_base	*base = gather_setup(fx);
 	struct gop		 g[3];
-	char			 buf[8];
 
 	gops_init(fx, g, 3, "large");
 	g[0].vlen = g[1].vlen = GATHER_BYTES / 2 + 4096;
 	load(fx, g);
 	store_batch_add(fx->s, gop_apply, gop_done, &g[2]);
 	pass(base);
-	assert_int_equal(g[2].dones, 1);
-	assert_int_equal(g[2].rc, 0);
-	assert_non_null(get_str(fx->s, DB_META, g[2].key, buf, sizeof(buf)));
+	committed(fx, &g[2]);
 }
 
 /* store_batch_flush() does not gather: the waiting op commits at once */
@@ -1251,17 +1249,14 @@ test_gather_flush(void **state)
 	struct event_base	*base = gather_setup(fx);
 	struct gop		 g[3];
 	uint64_t		 since;
-	char			 buf[8];
 
 	gops_init(fx, g, 3, "flush");
 	since = load(fx, g);
 	store_batch_add(fx->s, gop_apply, gop_done, &g[2]);
 	gathering(fx, &g[2], since);
 	assert_int_equal(store_batch_flush(fx->s), 0);
-	assert_int_equal(g[2].dones, 1);
-	assert_int_equal(g[2].rc, 0);
+	committed(fx, &g[2]);
 	assert_int_equal(store_batch_pending(fx->s), 0);
-	assert_non_null(get_str(fx->s, DB_META, g[2].key, buf, sizeof(buf)));
 	/* the gathering timer, if still armed, fires on an empty queue and
 	 * leaves nothing behind (the loop then has no event: 1) */
 	for (int i = 0; event_base_loop(base, EVLOOP_ONCE) == 0; i++)

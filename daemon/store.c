@@ -790,27 +790,27 @@ release_map(struct store *s)
  * arenas (one per thread) once freed (comityd keeps buffers of up to 4
  * MiB in them: heap_policy() in comityd.c).  Handed back at most every
  * STORE_TRIM_MS, and once more that long after the last call: a stream
- * of documents reuses
- * the same memory instead of the kernel clearing fresh pages for each
- * buffer of each one (a third of the daemons' CPU for 1 MiB documents),
- * and the daemon goes back to its small footprint once it is over.
+ * of documents reuses the same memory instead of the kernel clearing
+ * fresh pages for each buffer of each one (a third of the daemons' CPU
+ * for 1 MiB documents), and the daemon goes back to its small footprint
+ * once it is over.
  */
 static void
 heap_release(struct store *s)
 {
-	uint64_t	now = mono_ms(), since = now - s->trimmed_ms;
+	uint64_t	now = mono_ms(), left;
 	struct timeval	tv;
 
-	if (since >= STORE_TRIM_MS) {
+	if (now - s->trimmed_ms >= STORE_TRIM_MS) {
 		malloc_trim(0);
 		s->trimmed_ms = now;
 		return;
 	}
 	if (s->trim_ev == NULL || evtimer_pending(s->trim_ev, NULL))
 		return;
-	since = STORE_TRIM_MS - since;
-	tv.tv_sec = (time_t)(since / 1000);
-	tv.tv_usec = (suseconds_t)(since % 1000 * 1000);
+	left = STORE_TRIM_MS - (now - s->trimmed_ms);
+	tv.tv_sec = (time_t)(left / 1000);
+	tv.tv_usec = (suseconds_t)(left % 1000 * 1000);
 	if (evtimer_add(s->trim_ev, &tv) == -1)
 		log_warnx("store: cannot arm the heap release timer");
 }

@@ -5,14 +5,14 @@
  * every core of the machine takes a share.
  *
  * A job is two functions and an argument: RUN(arg) runs on a pool thread
- * (or at once, below) and must touch only what ARG owns or holds a reference to (no daemon
- * global, no log, no libevent); DONE(arg) runs afterwards on the loop
- * thread and is where the result is used.  Urgent jobs are taken before
- * every normal one, and small ones (LEN up to WORK_INLINE_MAX bytes), the
- * first WORK_INLINE_PER_S in a second, run at once on the loop thread
- * itself (work.c says why).  The threads
- * run at a lower priority (nice) than the loop, which must never wait
- * behind them.  Each job's DONE runs exactly once, on the loop, never
+ * (or at once, below) and must touch only what ARG owns or holds a
+ * reference to (no daemon global, no log, no libevent); DONE(arg) runs
+ * afterwards on the loop thread and is where the result is used.  Urgent
+ * jobs are taken before every normal one, and small ones (LEN up to
+ * WORK_INLINE_MAX bytes), the first WORK_INLINE_PER_S in a second, run at
+ * once on the loop thread itself (work.c says why).  The threads run at a
+ * lower priority (nice) than the loop, which must never wait behind
+ * them.  Each job's DONE runs exactly once, on the loop, never
  * before work_submit() has returned (but for a stopped pool, below),
  * also when the pool stops: work_stop() lets every job already given run
  * first.

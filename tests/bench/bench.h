@@ -60,6 +60,10 @@ struct bench_ref {
 	long long	 crypto_size;
 	double		 seal_1m_ms;	/* one seal of 1 MiB */
 	double		 open_1m_ms;
+	double		 sha256_1m_ms;	/* T4's other work on a document */
+	double		 tls_1m_ms;
+	double		 socket_1m_ms;
+	double		 commit_1m_cpu_ms;	/* from fsync */
 	long		 cores;		/* online CPUs when crypto ran */
 	double		 idle_p99_ms;	/* T2's p99, for T3 */
 	long long	 idle_size;
@@ -324,11 +328,14 @@ int	fsync_run(struct bench *, struct net *, const struct run_args *,
 /*
  * commit_probe - a scratch LMDB environment of the benchmark's own, in
  * the run's directory beside the daemons' stores, opened with LMDB's
- * default flags: commit_probe_one() times one durable commit of one put
- * (begin -> the return of the fsync'd commit), as fsync_run() does.
+ * default flags, sized for COUNT puts of VALUE_LEN bytes:
+ * commit_probe_one() times one durable commit of one put of
+ * COMMIT_PROBE_LEN bytes (begin -> the return of the fsync'd commit), as
+ * fsync_run() does.
  * open: 0 or -1 (and why); close removes the files (unless --keep) and
  * is safe after a failed open.
  */
+#define COMMIT_PROBE_LEN	64	/* the value commit_probe_one() puts */
 struct commit_probe {
 	MDB_env			*env;
 	MDB_dbi			 dbi;
@@ -337,7 +344,7 @@ struct commit_probe {
 	char			 dir[PATH_MAX];
 };
 int	commit_probe_open(struct bench *, const char *name, long long count,
-	    struct commit_probe *);
+	    size_t value_len, struct commit_probe *);
 int	commit_probe_one(struct commit_probe *, int64_t *ns);
 void	commit_probe_close(struct bench *, struct commit_probe *);
 

@@ -9,8 +9,16 @@
  * with one small put under a new key, timed from mdb_txn_begin() to the
  * return of mdb_txn_commit(); the median is fsync_ms.  No daemons.
  *
- * The same commit, one at a time, is the urgent scenario's probe of what
- * a durable commit takes under its load (commit_probe_*, bench.h).
+ * Then FSYNC_BIG_COMMITS commits (at most COUNT) of one 1 MiB value each
+ * into a store of their own, as a daemon stores a 1 MiB document: the
+ * medians of their time (commit_1m_ms) and of the CPU the committing
+ * thread spent, kernel included (commit_1m_cpu_ms).  Each value goes to
+ * new pages at the end of the growing file, as the documents scenario's
+ * do; the CPU is what the kernel spends putting them in the page cache
+ * and writing them out, part of T4's floor (target.c).
+ *
+ * The small commit, one at a time, is the urgent scenario's probe of
+ * what a durable commit takes under its load (commit_probe_*, bench.h).
  */
 #include <sys/stat.h>
 
@@ -18,15 +26,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lmdb.h>
 
 #include "bench.h"
 
-#define FSYNC_VALUE_LEN		64
+#define FSYNC_BIG_LEN		(1 << 20)
+#define FSYNC_BIG_COMMITS	128
 #define FSYNC_MAP_MIN		(16u << 20)
-#define FSYNC_MAP_PER_PUT	256	/* key, value, page overhead */
+#define FSYNC_MAP_PER_PUT	256	/* key, small value, page overhead */
+#define FSYNC_MAP_PAGE		4096
 
 static int
 fsync_fail(const char *what, int mrc)
@@ -37,7 +48,7 @@ fsync_fail(const char *what, int mrc)
 
 int
 commit_probe_open(struct bench *b, const char *name, long long count,
-    struct commit_probe *p)
+    size_t value_len, struct commit_probe *p)
 {
 	MDB_txn	*txn;
 	size_t	 map;
@@ -58,7 +69,9 @@ commit_probe_open(struct bench *b, const char *name, long long count,
 		p->env = NULL;
 		return fsync_fail("mdb_env_create", mrc);
 	}
-	map = (size_t)count * FSYNC_MAP_PER_PUT;
+	/* a large value: its own pages, rounded up, and its header's */
+	map = (size_t)count * (value_len < FSYNC_MAP_PAGE ? FSYNC_MAP_PER_PUT :
+	    value_len + 2 * FSYNC_MAP_PAGE);
 	if ((mrc = mdb_env_set_mapsize(p->env, map > FSYNC_MAP_MIN ? map :
 	    FSYNC_MAP_MIN)) != 0)
 		return fsync_fail("mdb_env_set_mapsize", mrc);
@@ -76,24 +89,42 @@ commit_probe_open(struct bench *b, const char *name, long long count,
 	return 0;
 }
 
-int
-commit_probe_one(struct commit_probe *p, int64_t *ns)
+/* thread CPU time in nanoseconds, user and kernel */
+static int64_t
+thread_cpu_ns(void)
+{
+	struct timespec	ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == -1)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * commit_put - one write transaction putting VAL (LEN bytes) under the
+ * next key, committed; its time to *NS and, if CPU is not NULL, the CPU
+ * this thread spent on it to *CPU.
+ */
+static int
+commit_put(struct commit_probe *p, const void *val, size_t len, int64_t *ns,
+    int64_t *cpu)
 {
 	MDB_txn		*txn;
 	MDB_val		 k, v;
-	uint8_t		 key[8], val[FSYNC_VALUE_LEN];
-	int64_t		 t0;
+	uint8_t		 key[8];
+	int64_t		 t0, c0 = 0;
 	int		 mrc, j;
 
 	/* big-endian keys: each put appends */
 	for (j = 0; j < 8; j++)
 		key[j] = (uint8_t)(p->puts >> (56 - 8 * j));
 	p->puts++;
-	memset(val, 0xa5, sizeof(val));
 	k.mv_data = key;
 	k.mv_size = sizeof(key);
-	v.mv_data = val;
-	v.mv_size = sizeof(val);
+	v.mv_data = (void *)val;
+	v.mv_size = len;
+	if (cpu != NULL)
+		c0 = thread_cpu_ns();
 	t0 = now_ns();
 	if ((mrc = mdb_txn_begin(p->env, NULL, 0, &txn)) != 0)
 		return fsync_fail("mdb_txn_begin", mrc);
@@ -104,7 +135,18 @@ commit_probe_one(struct commit_probe *p, int64_t *ns)
 	if ((mrc = mdb_txn_commit(txn)) != 0)
 		return fsync_fail("mdb_txn_commit", mrc);
 	*ns = now_ns() - t0;
+	if (cpu != NULL)
+		*cpu = thread_cpu_ns() - c0;
 	return 0;
+}
+
+int
+commit_probe_one(struct commit_probe *p, int64_t *ns)
+{
+	uint8_t	val[COMMIT_PROBE_LEN];
+
+	memset(val, 0xa5, sizeof(val));
+	return commit_put(p, val, sizeof(val), ns, NULL);
 }
 
 void
@@ -129,6 +171,64 @@ commit_probe_close(struct bench *b, struct commit_probe *p)
 		bench_log("remove %s: %s", p->dir, strerror(errno));
 }
 
+/*
+ * big_commits - up to FSYNC_BIG_COMMITS durable commits of a 1 MiB value
+ * each into a store of their own: commit_1m_ms and commit_1m_cpu_ms
+ * (the medians) into OUT.
+ */
+static int
+big_commits(struct bench *b, const struct run_args *a, int64_t deadline,
+    json_t *out)
+{
+	struct commit_probe	 p;
+	uint8_t			*val;
+	int64_t			*lat, *cpu;
+	char			 name[32];
+	size_t			 i, n;
+	int			 rc = -1;
+
+	memset(&p, 0, sizeof(p));	/* closed on every path */
+	n = a->count < FSYNC_BIG_COMMITS ? (size_t)a->count :
+	    FSYNC_BIG_COMMITS;
+	lat = calloc(n, sizeof(*lat));
+	cpu = calloc(n, sizeof(*cpu));
+	if ((val = malloc(FSYNC_BIG_LEN)) == NULL || lat == NULL ||
+	    cpu == NULL) {
+		bench_log("fsync: out of memory for %zu commits of 1 MiB", n);
+		goto out;
+	}
+	/* not all one byte: the page cache and the disk see real data */
+	for (i = 0; i < FSYNC_BIG_LEN; i++)
+		val[i] = (uint8_t)(i * 2654435761u >> 13);
+	snprintf(name, sizeof(name), "fsync-%u-1m", a->run);
+	if (commit_probe_open(b, name, (long long)n, FSYNC_BIG_LEN, &p) == -1)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (bench_interrupted)
+			goto out;
+		if (now_ns() > deadline) {
+			bench_log("fsync: %zu of %zu commits of 1 MiB after "
+			    "%u s (--timeout)", i, n, a->timeout_s);
+			goto out;
+		}
+		val[0] = (uint8_t)i;
+		if (commit_put(&p, val, FSYNC_BIG_LEN, &lat[i], &cpu[i]) == -1)
+			goto out;
+	}
+	json_object_set_new(out, "commits_1m", json_integer((json_int_t)n));
+	json_object_set_new(out, "commit_1m_ms",
+	    json_real(stats_ms(stats_percentile(lat, n, 50))));
+	json_object_set_new(out, "commit_1m_cpu_ms",
+	    json_real(stats_ms(stats_percentile(cpu, n, 50))));
+	rc = 0;
+out:
+	commit_probe_close(b, &p);
+	free(val);
+	free(lat);
+	free(cpu);
+	return rc;
+}
+
 int
 fsync_run(struct bench *b, struct net *net, const struct run_args *a,
     json_t *out)
@@ -147,7 +247,7 @@ fsync_run(struct bench *b, struct net *net, const struct run_args *a,
 	snprintf(name, sizeof(name), "fsync-%u", a->run);
 	bench_log("fsync run %u: %lld commits of one put in %s/%s", a->run,
 	    a->count, b->root, name);
-	if (commit_probe_open(b, name, a->count, &p) == -1)
+	if (commit_probe_open(b, name, a->count, COMMIT_PROBE_LEN, &p) == -1)
 		goto out;
 	deadline = now_ns() + (int64_t)a->timeout_s * 1000000000;
 	for (i = 0; i < a->count; i++) {
@@ -166,7 +266,8 @@ fsync_run(struct bench *b, struct net *net, const struct run_args *a,
 	    json_real(stats_ms(stats_percentile(lat, (size_t)a->count, 50))));
 	json_object_set_new(out, "fsync_p99_ms",
 	    json_real(stats_ms(stats_percentile(lat, (size_t)a->count, 99))));
-	rc = 0;
+	commit_probe_close(b, &p);
+	rc = big_commits(b, a, deadline, out);
 out:
 	commit_probe_close(b, &p);
 	free(lat);

@@ -606,7 +606,8 @@ urgent_run(struct bench *b, struct net *net, const struct run_args *a,
 		goto out;
 	}
 	snprintf(name, sizeof(name), "urgent-probe-%u", a->run);
-	if (commit_probe_open(b, name, a->count, &u.probe) == -1)
+	if (commit_probe_open(b, name, a->count, COMMIT_PROBE_LEN,
+	    &u.probe) == -1)
 		goto out;
 	if ((crc = comity_connect(u.sock, &u.conn)) != 0) {
 		bench_log("urgent: connect %s: %s", u.sock,

@@ -776,12 +776,18 @@ release_map(struct store *s)
 		return;
 	s->released_ms = now;
 	s->put_bytes = 0;
+	store_release(s);
+	heap_release(s);
+}
+
+void
+store_release(struct store *s)
+{
 	if (s->map_seen_size != s->map_size)
 		map_find(s);	/* it moved when the map grew */
 	if (s->map_hi > s->map_lo && madvise((void *)s->map_lo,
 	    s->map_hi - s->map_lo, MADV_DONTNEED) == -1)
 		log_debug("store: madvise: %s", strerror(errno));
-	heap_release(s);
 }
 
 /*

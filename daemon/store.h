@@ -148,6 +148,18 @@ int	store_quarantine(struct store_txn *, enum store_db, const void *key,
  */
 void	store_forget(struct store *, const void *val, size_t len);
 
+/*
+ * store_release - drop every page of the store's map from our resident
+ * set now (they stay in the page cache; what a read transaction holds
+ * reads back the same).  For a long read -- a listing of hundreds of
+ * items -- every so many records: a kernel that maps a whole page-cache
+ * folio on a fault (up to 2 MiB) brings the documents around each
+ * B-tree page it touches into the resident set, and one listing of an
+ * outbox of 1 MiB documents put 20 MiB more in the sender's.  Commits
+ * and the end of each read transaction do it too, at most every few ms.
+ */
+void	store_release(struct store *);
+
 /* store_map_size - current map size in bytes */
 uint64_t store_map_size(const struct store *);
 

@@ -14,10 +14,9 @@
  * BULK_COLLECT_EVERY_MS in case that count and the items disagree.
  *
  * The daemons' peak RSS (T7) is read when the backlog first reaches 0,
- * before this program reads the whole outbox: the daemon decodes every
- * item it lists, sealed body included, and the store pages of a listing
- * that large are the reader's doing, not the traffic's.  Their peak at
- * the end, the listing included, is given beside it.  So is the CPU
+ * before this program reads the whole outbox: what a listing that large
+ * costs is the reader's doing, not the traffic's.  Their peak at the
+ * end, the listing included, is given beside it.  So is the CPU
  * time the daemons used from the first submit to then, per request, by
  * event loop and by the other threads (crypto): a figure that moves far
  * less than a rate on a shared machine, and says where a change went.

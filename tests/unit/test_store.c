@@ -1427,6 +1427,56 @@ test_forget(void **state)
 	free(big);
 }
 
+/*
+ * store_release drops the pages a long read touched, whichever values
+ * they hold, in the middle of its transaction: every value already
+ * returned reads back the same afterwards.
+ */
+static void
+test_release(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_txn	*t;
+	struct kv		 a[4];
+	const void		*v[4];
+	size_t			 vl, i, j, len = 1u << 20;
+	char			*big[4], key[4][3];
+	long			 before, after;
+
+	for (j = 0; j < 4; j++) {
+		big[j] = malloc(len);
+		assert_non_null(big[j]);
+		for (i = 0; i < len; i++)
+			big[j][i] = (char)(i * 7 + (i >> 12) + j);
+		snprintf(key[j], sizeof(key[j]), "b%zu", j);
+		kv_init(&a[j], DB_BLOB, key[j], NULL);
+		a[j].val = big[j];
+		a[j].vlen = len;
+		store_batch_add(fx->s, put_apply, kv_done, &a[j]);
+	}
+	assert_int_equal(store_batch_flush(fx->s), 0);
+	for (j = 0; j < 4; j++)
+		assert_int_equal(a[j].rc, 0);
+
+	assert_int_equal(store_read_begin(fx->s, &t), 0);
+	for (j = 0; j < 4; j++) {
+		assert_int_equal(store_get(t, DB_BLOB, key[j], 2, &v[j], &vl),
+		    0);
+		assert_int_equal(vl, len);
+		assert_memory_equal(v[j], big[j], len);	/* mapped */
+	}
+	before = vm_rss_kib();
+	store_release(fx->s);
+	after = vm_rss_kib();
+	/* most of the 4 MiB left the resident set */
+	assert_true(before - after > 3 * 1024);
+	for (j = 0; j < 4; j++)
+		assert_memory_equal(v[j], big[j], len);	/* read back */
+	store_read_end(t);
+	for (j = 0; j < 4; j++)
+		free(big[j]);
+}
+
 /* counters: absent is 0, they add, and never go below 0 */
 static void
 test_counts(void **state)
@@ -1486,6 +1536,7 @@ main(void)
 		T(test_event_base),
 		T(test_gather_idle),
 		T(test_heap_release),
+		T(test_release),
 		T(test_gather_load),
 		T(test_gather_urgent),
 		T(test_gather_full),

@@ -602,6 +602,9 @@ grow_map(struct store *s)
 		return -1;
 	}
 	rcache_drop(s);
+	/* the map moves: no madvise() on the old range, found again later */
+	s->map_lo = s->map_hi = 0;
+	s->map_seen_size = 0;
 	if ((mrc = mdb_env_set_mapsize(s->env, (size_t)want)) != 0) {
 		log_error("store: cannot grow the map to %llu bytes: %s",
 		    (unsigned long long)want, mdb_strerror(mrc));
@@ -728,17 +731,6 @@ again:
 	return COMITY_ESTOREFULL;
 }
 
-/*
- * release_map - every STORE_RELEASE_MS at most, after commits and reads:
- * unmap the pages of the LMDB map this process touched (MADV_DONTNEED on
- * a shared read-only file mapping drops page-table entries only; the
- * pages stay in the page cache and come back on the next read, same
- * bytes).  Without it every page of a store that only grows -- the
- * outbox and inbox keep their history, and each commit writes its pages
- * afresh -- stays in the daemon's resident set once read, and the RSS an
- * operator sees follows the store's size, not the memory the daemon
- * holds.
- */
 /* map_find - where LMDB mapped the data file (it does not say): by inode */
 static void
 map_find(struct store *s)
@@ -766,6 +758,17 @@ map_find(struct store *s)
 	fclose(f);
 }
 
+/*
+ * release_map - every STORE_RELEASE_MS at most, after commits and reads:
+ * unmap the pages of the LMDB map this process touched (MADV_DONTNEED on
+ * a shared read-only file mapping drops page-table entries only; the
+ * pages stay in the page cache and come back on the next read, same
+ * bytes).  Without it every page of a store that only grows -- the
+ * outbox and inbox keep their history, and each commit writes its pages
+ * afresh -- stays in the daemon's resident set once read, and the RSS an
+ * operator sees follows the store's size, not the memory the daemon
+ * holds.
+ */
 static void
 release_map(struct store *s)
 {

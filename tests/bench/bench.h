@@ -231,6 +231,9 @@ int	net_down(struct bench *, struct net *);
 
 /* now_ns - CLOCK_MONOTONIC in nanoseconds */
 int64_t	now_ns(void);
+/* thread_cpu_ns - the calling thread's CPU time, user and kernel, in
+ * nanoseconds (CLOCK_THREAD_CPUTIME_ID) */
+int64_t	thread_cpu_ns(void);
 /* sleep_ms - sleep, returning early on a signal */
 void	sleep_ms(unsigned);
 /* stats_percentile - nearest-rank percentile P (0..100) of N values,
@@ -325,6 +328,8 @@ int	crypto_run(struct bench *, struct net *, const struct run_args *,
  * directory (no network) */
 int	fsync_run(struct bench *, struct net *, const struct run_args *,
 	    json_t *out);
+#define COMMIT_PROBE_LEN	64	/* the value commit_probe_one() puts */
+
 /*
  * commit_probe - a scratch LMDB environment of the benchmark's own, in
  * the run's directory beside the daemons' stores, opened with LMDB's
@@ -335,7 +340,6 @@ int	fsync_run(struct bench *, struct net *, const struct run_args *,
  * open: 0 or -1 (and why); close removes the files (unless --keep) and
  * is safe after a failed open.
  */
-#define COMMIT_PROBE_LEN	64	/* the value commit_probe_one() puts */
 struct commit_probe {
 	MDB_env			*env;
 	MDB_dbi			 dbi;

@@ -14,7 +14,7 @@
  * Then the one-core time of the other work every 1 MiB document needs on
  * its way, whichever daemon does it, for T4's floor (target.c):
  * sha256_1m_ms, hashing it (each side names the sealed body's SHA-256 in
- * the receipt, SPEC §5); tls_1m_ms, encrypting and decrypting it in TLS
+ * the receipt, SPEC §4); tls_1m_ms, encrypting and decrypting it in TLS
  * 1.3 records of 16 KiB with AES-256-GCM, the daemons' first cipher
  * suite; socket_1m_ms, writing it into a local socket and reading it out
  * (it crosses two: the client's to the sender, the link's to the
@@ -209,6 +209,7 @@ struct doc_work {
 	int		 sv[2];		/* a socket pair */
 };
 
+/* the sealed body's SHA-256, as each side computes it */
 static int
 hash_doc(struct doc_work *w)
 {
@@ -273,6 +274,7 @@ sock_all(int fd, uint8_t *buf, size_t len, int dir)
 	return 0;
 }
 
+/* the document written into a socket and read out of it */
 static int
 sock_doc(struct doc_work *w)
 {
@@ -285,43 +287,47 @@ sock_doc(struct doc_work *w)
 	return 0;
 }
 
-/* the one-core milliseconds of one FN(W), or -1 */
+/*
+ * the milliseconds of CPU of one FN(W), or -1: this thread's CPU clock,
+ * not the wall clock, since a share of a busy machine's time goes to
+ * others and the floor counts only the work itself
+ */
 static double
 doc_ms(int (*fn)(struct doc_work *), struct doc_work *w, const char *what)
 {
-	int64_t		start = now_ns(), t = start;
+	int64_t		start = now_ns(), c0 = thread_cpu_ns();
 	long long	n = 0;
 
-	while ((double)(t - start) / 1e9 < FLOOR_SECONDS) {
+	while ((double)(now_ns() - start) / 1e9 < FLOOR_SECONDS) {
 		if (fn(w) == -1) {
-			bench_log("crypto: %s of 1 MiB failed", what);
+			bench_log("crypto: %s failed", what);
 			return -1;
 		}
 		n++;
-		t = now_ns();
 		if (bench_interrupted)
 			return -1;
 	}
-	return (double)(t - start) / 1e6 / (double)n;
+	return (double)(thread_cpu_ns() - c0) / 1e6 / (double)n;
 }
 
-/* sha256_1m_ms, tls_1m_ms, socket_1m_ms into OUT; 0 or -1 */
+/* sha256_1m_ms, tls_1m_ms, socket_1m_ms into OUT; 0, or -1 with none */
 static int
 doc_work_ms(json_t *out)
 {
 	static const struct {
 		const char	*key;
+		const char	*what;
 		int		(*fn)(struct doc_work *);
 	} ops[] = {
-		{ "sha256_1m_ms", hash_doc },
-		{ "tls_1m_ms", tls_doc },
-		{ "socket_1m_ms", sock_doc },
+		{ "sha256_1m_ms", "SHA-256 of 1 MiB", hash_doc },
+		{ "tls_1m_ms", "TLS records of 1 MiB", tls_doc },
+		{ "socket_1m_ms", "1 MiB through a socket", sock_doc },
 	};
 	struct doc_work	 w;
 	unsigned char	 key[32];
 	double		 ms;
 	size_t		 i;
-	int		 rc = -1;
+	int		 rc = -1, sndbuf = 2 * SOCK_CHUNK;
 
 	memset(&w, 0, sizeof(w));
 	w.sv[0] = w.sv[1] = -1;
@@ -338,20 +344,26 @@ doc_work_ms(json_t *out)
 		bench_log("crypto: cannot set up the 1 MiB work");
 		goto out;
 	}
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, w.sv) == -1) {
-		bench_log("crypto: socketpair: %s", strerror(errno));
+	/* room for a chunk whatever the system's default: one thread
+	 * writes it, then reads it */
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, w.sv) == -1 ||
+	    setsockopt(w.sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf,
+	    sizeof(sndbuf)) == -1) {
+		bench_log("crypto: socket pair: %s", strerror(errno));
 		goto out;
 	}
 	for (i = 0; i < CRYPTO_BIG; i++)
 		w.doc[i] = (uint8_t)(i * 2654435761u >> 13);
 	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
-		if ((ms = doc_ms(ops[i].fn, &w, ops[i].key)) < 0)
+		if ((ms = doc_ms(ops[i].fn, &w, ops[i].what)) < 0)
 			goto out;
 		json_object_set_new(out, ops[i].key,
 		    json_real(stats_round(ms, 3)));
 	}
 	rc = 0;
 out:
+	for (i = 0; rc == -1 && i < sizeof(ops) / sizeof(ops[0]); i++)
+		(void)json_object_del(out, ops[i].key);
 	if (w.sv[0] != -1)
 		close(w.sv[0]);
 	if (w.sv[1] != -1)
@@ -436,8 +448,12 @@ crypto_run(struct bench *b, struct net *net, const struct run_args *a,
 	    json_real(stats_round(ceiling, 1)));
 	json_object_set_new(out, "crypto_ceiling_mb_s_1m",
 	    json_real(stats_round(ceiling_big * CRYPTO_BIG / 1e6, 2)));
-	if (doc_work_ms(out) == -1)
-		goto out;
+	/* without them only T4's floor is missing, not the reference */
+	if (doc_work_ms(out) == -1) {
+		if (bench_interrupted)
+			goto out;
+		bench_log("crypto: no floor for documents in this run");
+	}
 	rc = 0;
 out:
 	free(sig);

@@ -92,17 +92,6 @@ commit_probe_open(struct bench *b, const char *name, long long count,
 	return 0;
 }
 
-/* thread CPU time in nanoseconds, user and kernel */
-static int64_t
-thread_cpu_ns(void)
-{
-	struct timespec	ts;
-
-	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == -1)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /*
  * commit_put - one write transaction putting VAL (LEN bytes) under the
  * next key, committed; its time to *NS and, if CPU is not NULL, the CPU
@@ -232,9 +221,10 @@ out:
  * storing documents do, each making up to FSYNC_BIG_COMMITS / 2 durable
  * commits of a 1 MiB value into a store of its own: commits_1m,
  * commit_1m_ms and commit_1m_cpu_ms (the medians over all) into OUT.
- * Alone, one writer spent a third less CPU on each commit than either of
+ * Alone, one writer spent 10-20 % less CPU on each commit than either of
  * two at once on the development machine: the page cache and the file
- * system's journal are shared.
+ * system's journal are shared.  At least one commit each, whatever
+ * COUNT.
  */
 static int
 big_commits(struct bench *b, const struct run_args *a, int64_t deadline,
@@ -329,7 +319,13 @@ fsync_run(struct bench *b, struct net *net, const struct run_args *a,
 	json_object_set_new(out, "fsync_p99_ms",
 	    json_real(stats_ms(stats_percentile(lat, (size_t)a->count, 99))));
 	commit_probe_close(b, &p);
-	rc = big_commits(b, a, deadline, out);
+	/* without them only T4's floor is missing, not fsync_ms */
+	if (big_commits(b, a, deadline, out) == -1) {
+		if (bench_interrupted)
+			goto out;
+		bench_log("fsync: no commits of 1 MiB in this run");
+	}
+	rc = 0;
 out:
 	commit_probe_close(b, &p);
 	free(lat);

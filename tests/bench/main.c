@@ -68,11 +68,13 @@ bench_log(const char *fmt, ...)
 {
 	va_list	ap;
 
+	flockfile(stderr);	/* one line, whichever thread logs */
 	fputs("comity-bench: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 static void

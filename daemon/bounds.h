@@ -84,6 +84,10 @@
 #define AUDIT_PAGE_DEFAULT	500
 #define AUDIT_PAGE_BYTES	(1u << 20)
 #define AUDIT_SCAN_MAX		65536
+/* Log records a listing looks at per page (queue_list()): each is a
+ * lookup and a decode, so a filter matching little answers within a few
+ * ms and the client asks again after the page's next_seq. */
+#define LIST_SCAN_MAX		2048
 
 /* Retry back-off. */
 #define RETRY_INITIAL_DEFAULT_MS	1000

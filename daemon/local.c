@@ -686,6 +686,7 @@ do_list(struct local_client *c, const Comity__ListReq *req)
 	Comity__LocalResponse	 resp = COMITY__LOCAL_RESPONSE__INIT;
 	Comity__ItemInfo	**items = NULL;
 	size_t			 n = 0, i;
+	uint64_t		 next = 0;
 	int			 rc, more = 0;
 
 	if (req == NULL || (req->box != COMITY__BOX__BOX_OUT &&
@@ -696,7 +697,7 @@ do_list(struct local_client *c, const Comity__ListReq *req)
 		respond_error(c, COMITY_EINVAL, "invalid list request");
 		return;
 	}
-	rc = queue_list(req, &items, &n, &more);
+	rc = queue_list(req, &items, &n, &more, &next);
 	log_op(c, COMITY__LOCAL_REQUEST__OP_LIST, NULL, rc, NULL);
 	if (rc != 0) {
 		respond_error(c, rc, NULL);
@@ -705,6 +706,7 @@ do_list(struct local_client *c, const Comity__ListReq *req)
 	resp.n_items = n;
 	resp.items = items;
 	resp.more = more != 0;
+	resp.next_seq = next;
 	respond(c, &resp);
 	for (i = 0; i < n; i++)
 		queue_info_free(items[i]);

@@ -1187,7 +1187,7 @@ list_match(const Comity__ListReq *req, const Comity__ItemInfo *i)
 
 int
 queue_list(const Comity__ListReq *req, Comity__ItemInfo ***items,
-    size_t *n_items, int *more)
+    size_t *n_items, int *more, uint64_t *next)
 {
 	struct store_txn	*t;
 	struct store_cursor	*c;
@@ -1203,6 +1203,7 @@ queue_list(const Comity__ListReq *req, Comity__ItemInfo ***items,
 	*items = NULL;
 	*n_items = 0;
 	*more = 0;
+	*next = req->after_seq;
 	if (req->after_seq == UINT64_MAX)
 		return 0;
 	arr = xcalloc(limit, sizeof(*arr));
@@ -1215,8 +1216,19 @@ queue_list(const Comity__ListReq *req, Comity__ItemInfo ***items,
 	store_u64be(start, req->after_seq + 1);
 	for (rc = store_cursor_seek(c, start, 8, &k, &kl, &v, &vl); rc == 0;
 	    rc = store_cursor_next(c, &k, &kl, &v, &vl)) {
+		/* every bound leaves the record at the cursor for the next
+		 * page: a full page, or LIST_SCAN_MAX records looked at (a
+		 * filter that matches little still answers within a few ms,
+		 * and the client goes on after *next) */
+		if (n == limit || nread == LIST_SCAN_MAX) {
+			*more = 1;
+			break;
+		}
 		if (++nread % LIST_RELEASE_EVERY == 0)
 			store_release(cd->store);
+		if (kl != 8)
+			continue;	/* not a log key */
+		*next = store_get_u64be(k);
 		info = NULL;
 		if (out) {
 			Comity__OutItem *o = NULL;
@@ -1242,17 +1254,12 @@ queue_list(const Comity__ListReq *req, Comity__ItemInfo ***items,
 		if (info == NULL) {
 			log_warnx("%s log entry %llu has no readable item",
 			    out ? "outbox" : "inbox", (unsigned long long)
-			    store_get_u64be(k));
+			    *next);
 			continue;
 		}
 		if (!list_match(req, info)) {
 			queue_info_free(info);
 			continue;
-		}
-		if (n == limit) {
-			queue_info_free(info);
-			*more = 1;
-			break;
 		}
 		arr[n++] = info;
 	}

@@ -118,11 +118,14 @@ int	queue_timeline(const uint8_t id[16], Comity__ItemInfo **info,
  * queue_list - one page of the outbox or inbox in log order, after
  * req->after_seq, filtered by req's urgent/state/since, at most
  * req->limit items (LIST_PAGE_DEFAULT when 0, never more than
- * LIST_PAGE_MAX).  Fills items/n_items (free each with queue_info_free()
- * and the array with free()) and *more.
+ * LIST_PAGE_MAX), looking at LIST_SCAN_MAX log records at most.  Fills
+ * items/n_items (free each with queue_info_free() and the array with
+ * free()), *more, and *next: the log seq of the last record looked at,
+ * where the next page starts (a page may be empty with more to come when
+ * the filter matched none of the records looked at).
  */
 int	queue_list(const Comity__ListReq *req, Comity__ItemInfo ***items,
-	    size_t *n_items, int *more);
+	    size_t *n_items, int *more, uint64_t *next);
 
 /*
  * queue_fetch - the opened Request of inbox item ID: decrypted with our

@@ -479,6 +479,11 @@ typedef int (*comity_item_cb)(const struct comity_item *item, void *arg);
  * @brief Walk the outbox or the inbox in log order, fetching as many pages
  * as needed.
  *
+ * The daemon looks at a bounded number of log records for each page (a
+ * few thousand), so that a filter matching few items in a long log never
+ * holds it for long; such a listing takes more round trips, some of them
+ * bringing no item, and @p cb sees every match all the same.
+ *
  * When @p cb returns non-zero, no further page is asked for and that value
  * is returned as it is (choose values that are not #comity_error codes to
  * tell them apart).

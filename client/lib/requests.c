@@ -446,6 +446,7 @@ comity_list(comity_conn *c, const struct comity_list_opts *opts,
 	Comity__LocalResponse	*r;
 	struct comity_item	 it;
 	size_t			 i;
+	uint64_t		 from;
 	int			 rc, more;
 
 	if (c == NULL || cb == NULL)
@@ -465,6 +466,7 @@ comity_list(comity_conn *c, const struct comity_list_opts *opts,
 	req.op_case = COMITY__LOCAL_REQUEST__OP_LIST;
 	req.list = &lr;
 	do {
+		from = lr.after_seq;
 		if ((rc = conn_call(c, &req, &r)) != 0)
 			return rc;
 		for (i = 0; i < r->n_items; i++) {
@@ -480,7 +482,18 @@ comity_list(comity_conn *c, const struct comity_list_opts *opts,
 			}
 		}
 		more = r->more != 0;
-		if (more && r->n_items == 0)
+		/*
+		 * The daemon looks at a bounded number of records a page and
+		 * says where it stopped: the next page starts there, even
+		 * when the filter matched none of them.  It must move on.
+		 */
+		if (more && r->next_seq != 0) {
+			if (r->next_seq < lr.after_seq)
+				return bad_response(c, r, "list cursor out "
+				    "of order");
+			lr.after_seq = r->next_seq;
+		}
+		if (more && lr.after_seq == from)
 			return bad_response(c, r, "empty page with more to "
 			    "come");
 		wire_free(r);

@@ -62,6 +62,9 @@ static struct {
 	int		 acks;
 	int		 audits;
 	int		 empty_inbox;
+	size_t		 list_scan;	/* records a page looks at, 0 = all */
+	uint64_t	 list_sparse;	/* only every n-th seq matches */
+	int		 list_stuck;	/* next_seq never moves on */
 } stub;
 
 /* Idempotency keys "k-..." committed by submits, with their ids. */
@@ -233,18 +236,26 @@ queue_info_free(Comity__ItemInfo *i)
 
 int
 queue_list(const Comity__ListReq *req, Comity__ItemInfo ***items,
-    size_t *n_items, int *more)
+    size_t *n_items, int *more, uint64_t *next)
 {
 	size_t		 limit = req->limit ? req->limit : LIST_PAGE_DEFAULT;
 	uint64_t	 seq, last = req->box == COMITY__BOX__BOX_IN &&
 	    stub.empty_inbox ? 0 : NITEMS;
-	size_t		 n = 0;
+	size_t		 n = 0, looked = 0;
 
 	*items = xcalloc(limit, sizeof(**items));
-	for (seq = req->after_seq + 1; seq <= last && n < limit; seq++)
-		(*items)[n++] = stub_item(seq);
+	*next = req->after_seq;
+	for (seq = req->after_seq + 1; seq <= last && n < limit &&
+	    (stub.list_scan == 0 || looked < stub.list_scan); seq++) {
+		looked++;
+		*next = seq;
+		if (stub.list_sparse == 0 || seq % stub.list_sparse == 0)
+			(*items)[n++] = stub_item(seq);
+	}
 	*n_items = n;
 	*more = seq <= last;
+	if (stub.list_stuck)
+		*next = req->after_seq;
 	return 0;
 }
 
@@ -886,6 +897,52 @@ test_local_list(void **state)
 	lo.page_size = LIST_PAGE_MAX + 1;
 	assert_int_equal(comity_list(c, &lo, count_cb, &n), COMITY_EINVAL);
 	comity_close(c);
+}
+
+/* the items of a sparse listing: every 25th seq, in order */
+#define LIST_SPARSE	25
+static int
+sparse_cb(const struct comity_item *it, void *arg)
+{
+	uint64_t	*n = arg;
+
+	if (it->seq != (*n + 1) * LIST_SPARSE)
+		return -100;
+	(*n)++;
+	return 0;
+}
+
+/*
+ * A daemon looks at a bounded number of records a page: with a filter
+ * that matches few, pages come back empty with more to come and the
+ * cursor moved on, and the client goes on from there to the end.  A
+ * cursor that does not move is a broken daemon, not a reason to loop.
+ */
+static void
+test_local_list_sparse(void **state)
+{
+	struct comity_list_opts	 lo;
+	comity_conn		*c;
+	uint64_t		 n = 0;
+
+	(void)state;
+	c = conn();
+	memset(&lo, 0, sizeof(lo));
+	stub.list_scan = 10;
+	stub.list_sparse = LIST_SPARSE;
+	assert_int_equal(comity_list(c, &lo, sparse_cb, &n), 0);
+	assert_int_equal(n, NITEMS / LIST_SPARSE);
+	comity_close(c);
+
+	c = conn();
+	stub.list_stuck = 1;
+	n = 0;
+	assert_int_equal(comity_list(c, &lo, sparse_cb, &n), COMITY_EPROTO);
+	assert_int_equal(n, 0);
+	comity_close(c);
+	stub.list_scan = 0;
+	stub.list_sparse = 0;
+	stub.list_stuck = 0;
 }
 
 static int
@@ -1828,6 +1885,7 @@ run_local_tests(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_local_ops),
 		cmocka_unit_test(test_local_list),
+		cmocka_unit_test(test_local_list_sparse),
 		cmocka_unit_test(test_local_audit),
 		cmocka_unit_test(test_local_pipelined),
 		cmocka_unit_test(test_local_bad_length),

@@ -161,7 +161,8 @@ struct scenario {
 /* Set by SIGINT/SIGTERM/SIGHUP: every loop stops and fails. */
 extern volatile sig_atomic_t	bench_interrupted;
 
-/* bench_log - progress and errors on stderr, one line, prefixed */
+/* bench_log - progress and errors on stderr, one line, prefixed; from
+ * any thread (the line is written whole) */
 void	bench_log(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2)));
 
@@ -212,9 +213,8 @@ int	net_rss_add(const struct net *, json_t *o);
  * thread (crypto); NULL when out of memory or MSGS is 0.
  */
 struct net_cpu_daemon {
-	unsigned long long	user, sys, loop_user, loop_sys;
-	pid_t			pid;
-	int			read;
+	unsigned long long	all, sys, loop;	/* user + system; system */
+	pid_t			pid;		/* 0: not read */
 };
 struct net_cpu {
 	struct net_cpu_daemon	d[NET_MAX];
@@ -249,6 +249,18 @@ double	stats_ms(double ns);
 json_t	*stats_median(json_t *const *runs, size_t n);
 
 /* --- submit.c: what idle and urgent submit --- */
+
+/* bench_xorshift64 - the next of a fixed pseudo-random sequence (state
+ * *X, never 0): filler and draws that are the same every run */
+static inline uint64_t
+bench_xorshift64(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+#define BENCH_XORSHIFT_SEED	0x9e3779b97f4a7c15ULL
 
 /* bench_doc - LEN bytes of incompressible filler, the same every run;
  * caller frees; NULL when out of memory */
@@ -328,15 +340,12 @@ int	crypto_run(struct bench *, struct net *, const struct run_args *,
  * directory (no network) */
 int	fsync_run(struct bench *, struct net *, const struct run_args *,
 	    json_t *out);
-#define COMMIT_PROBE_LEN	64	/* the value commit_probe_one() puts */
-
 /*
  * commit_probe - a scratch LMDB environment of the benchmark's own, in
  * the run's directory beside the daemons' stores, opened with LMDB's
- * default flags, sized for COUNT puts of VALUE_LEN bytes:
- * commit_probe_one() times one durable commit of one put of
- * COMMIT_PROBE_LEN bytes (begin -> the return of the fsync'd commit), as
- * fsync_run() does.
+ * default flags, sized for COUNT puts: commit_probe_one() times one
+ * durable commit of one small put (begin -> the return of the fsync'd
+ * commit), as fsync_run() does.
  * open: 0 or -1 (and why); close removes the files (unless --keep) and
  * is safe after a failed open.
  */
@@ -348,7 +357,7 @@ struct commit_probe {
 	char			 dir[PATH_MAX];
 };
 int	commit_probe_open(struct bench *, const char *name, long long count,
-	    size_t value_len, struct commit_probe *);
+	    struct commit_probe *);
 int	commit_probe_one(struct commit_probe *, int64_t *ns);
 void	commit_probe_close(struct bench *, struct commit_probe *);
 

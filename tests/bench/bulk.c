@@ -53,7 +53,7 @@ struct bulk {
 	uint8_t			*doc;		/* the document, args->size bytes */
 	int64_t			 deadline;	/* monotonic ns */
 	int64_t			 submit_ns;	/* client time of all submits */
-	pthread_mutex_t		 lock;		/* eagain, bench_log */
+	pthread_mutex_t		 lock;		/* eagain */
 	size_t			 delivered;	/* from the last collect */
 	size_t			 failed;	/* REJECTED/EXPIRED/CANCELLED */
 	unsigned long		 eagain;	/* "busy, try again" answers */
@@ -73,21 +73,6 @@ struct submitter {
 	size_t		 done;
 	int		 rc;
 };
-
-/* Incompressible filler, the same every run. */
-static void
-fill_random(uint8_t *p, size_t n)
-{
-	uint64_t	x = 0x9e3779b97f4a7c15ULL;
-	size_t		i;
-
-	for (i = 0; i < n; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		p[i] = (uint8_t)(x >> 32);
-	}
-}
 
 static int
 bulk_fail(struct bulk *bk, const char *what, int rc)
@@ -164,10 +149,8 @@ submit_some(struct bulk *bk, comity_conn *conn, const size_t *idx, size_t n)
 		sleep_ms(BULK_EAGAIN_SLEEP_MS);
 	}
 	if (rc != 0) {
-		pthread_mutex_lock(&bk->lock);
 		bench_log("%s: submit: %s: %s", bk->name, comity_strerror(rc),
 		    n > 1 && j < n ? res[j].message : comity_errmsg(conn));
-		pthread_mutex_unlock(&bk->lock);
 		return -1;
 	}
 	return 0;
@@ -469,13 +452,12 @@ bulk_go(const char *name, struct net *net, const struct run_args *a,
 	bk.receiver = &net->d[NET_RECEIVER];
 	bk.deadline = now_ns() + (int64_t)a->timeout_s * 1000000000;
 	bk.items = calloc((size_t)a->count, sizeof(*bk.items));
-	bk.doc = malloc(a->size > 0 ? (size_t)a->size : 1);
+	bk.doc = bench_doc((size_t)a->size);
 	if (bk.items == NULL || bk.doc == NULL) {
 		bench_log("%s: out of memory for %lld requests of %lld "
 		    "bytes", name, a->count, a->size);
 		goto out;
 	}
-	fill_random(bk.doc, (size_t)a->size);
 	if ((crc = comity_connect(bk.sender->sock, &bk.conn)) != 0) {
 		bulk_fail(&bk, bk.sender->sock, crc);
 		goto out;

@@ -28,13 +28,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <lmdb.h>
 
 #include "bench.h"
 
+#define COMMIT_PROBE_LEN	64	/* the value commit_probe_one() puts */
 #define FSYNC_BIG_LEN		(1 << 20)
 #define FSYNC_BIG_COMMITS	128	/* in all */
 #define FSYNC_BIG_WRITERS	2	/* at once, as the two daemons */
@@ -49,8 +49,9 @@ fsync_fail(const char *what, int mrc)
 	return -1;
 }
 
-int
-commit_probe_open(struct bench *b, const char *name, long long count,
+/* probe_open - commit_probe_open() for COUNT puts of VALUE_LEN bytes */
+static int
+probe_open(struct bench *b, const char *name, long long count,
     size_t value_len, struct commit_probe *p)
 {
 	MDB_txn	*txn;
@@ -133,6 +134,13 @@ commit_put(struct commit_probe *p, const void *val, size_t len, int64_t *ns,
 }
 
 int
+commit_probe_open(struct bench *b, const char *name, long long count,
+    struct commit_probe *p)
+{
+	return probe_open(b, name, count, COMMIT_PROBE_LEN, p);
+}
+
+int
 commit_probe_one(struct commit_probe *p, int64_t *ns)
 {
 	uint8_t	val[COMMIT_PROBE_LEN];
@@ -163,6 +171,35 @@ commit_probe_close(struct bench *b, struct commit_probe *p)
 		bench_log("remove %s: %s", p->dir, strerror(errno));
 }
 
+/*
+ * commit_n - N durable commits of VAL (LEN bytes, its first byte changed
+ * each time) into P, timed into LAT[i] and, unless CPU is NULL, their CPU
+ * into CPU[i]; WHAT names them.  0, or -1 when interrupted, past
+ * DEADLINE (said) or when a commit failed (said).
+ */
+static int
+commit_n(struct commit_probe *p, uint8_t *val, size_t len, size_t n,
+    const char *what, int64_t deadline, unsigned int timeout_s,
+    int64_t *lat, int64_t *cpu)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if (bench_interrupted)
+			return -1;
+		if (now_ns() > deadline) {
+			bench_log("fsync: %zu of %zu %s after %u s (--timeout)",
+			    i, n, what, timeout_s);
+			return -1;
+		}
+		val[0] = (uint8_t)i;
+		if (commit_put(p, val, len, &lat[i], cpu != NULL ? &cpu[i] :
+		    NULL) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* one of the writers of big_commits(), on a thread of its own */
 struct big_writer {
 	struct bench		*b;
@@ -181,36 +218,17 @@ big_write(void *arg)
 	struct commit_probe	 p;
 	uint8_t			*val;
 	char			 name[32];
-	size_t			 i;
 
-	w->rc = -1;
-	memset(&p, 0, sizeof(p));	/* closed on every path */
-	if ((val = malloc(FSYNC_BIG_LEN)) == NULL) {
+	/* not all one byte: the page cache and the disk see real data */
+	if ((val = bench_doc(FSYNC_BIG_LEN)) == NULL) {
 		bench_log("fsync: out of memory for a value of 1 MiB");
 		return NULL;
 	}
-	/* not all one byte: the page cache and the disk see real data */
-	for (i = 0; i < FSYNC_BIG_LEN; i++)
-		val[i] = (uint8_t)((i + w->id) * 2654435761u >> 13);
 	snprintf(name, sizeof(name), "fsync-%u-1m-%u", w->a->run, w->id);
-	if (commit_probe_open(w->b, name, (long long)w->n, FSYNC_BIG_LEN,
-	    &p) == -1)
-		goto out;
-	for (i = 0; i < w->n; i++) {
-		if (bench_interrupted)
-			goto out;
-		if (now_ns() > w->deadline) {
-			bench_log("fsync: %zu of %zu commits of 1 MiB after "
-			    "%u s (--timeout)", i, w->n, w->a->timeout_s);
-			goto out;
-		}
-		val[0] = (uint8_t)i;
-		if (commit_put(&p, val, FSYNC_BIG_LEN, &w->lat[i],
-		    &w->cpu[i]) == -1)
-			goto out;
-	}
-	w->rc = 0;
-out:
+	if (probe_open(w->b, name, (long long)w->n, FSYNC_BIG_LEN, &p) == 0 &&
+	    commit_n(&p, val, FSYNC_BIG_LEN, w->n, "commits of 1 MiB",
+	    w->deadline, w->a->timeout_s, w->lat, w->cpu) == 0)
+		w->rc = 0;
 	commit_probe_close(w->b, &p);
 	free(val);
 	return NULL;
@@ -286,9 +304,9 @@ fsync_run(struct bench *b, struct net *net, const struct run_args *a,
     json_t *out)
 {
 	struct commit_probe	 p;
+	uint8_t			 val[COMMIT_PROBE_LEN];
 	char			 name[32];
 	int64_t			*lat, deadline;
-	long long		 i;
 	int			 rc = -1;
 
 	(void)net;
@@ -299,20 +317,13 @@ fsync_run(struct bench *b, struct net *net, const struct run_args *a,
 	snprintf(name, sizeof(name), "fsync-%u", a->run);
 	bench_log("fsync run %u: %lld commits of one put in %s/%s", a->run,
 	    a->count, b->root, name);
-	if (commit_probe_open(b, name, a->count, COMMIT_PROBE_LEN, &p) == -1)
+	if (commit_probe_open(b, name, a->count, &p) == -1)
 		goto out;
 	deadline = now_ns() + (int64_t)a->timeout_s * 1000000000;
-	for (i = 0; i < a->count; i++) {
-		if (bench_interrupted)
-			goto out;
-		if (now_ns() > deadline) {
-			bench_log("fsync: %lld of %lld commits after %u s "
-			    "(--timeout)", i, a->count, a->timeout_s);
-			goto out;
-		}
-		if (commit_probe_one(&p, &lat[i]) == -1)
-			goto out;
-	}
+	memset(val, 0xa5, sizeof(val));
+	if (commit_n(&p, val, sizeof(val), (size_t)a->count, "commits",
+	    deadline, a->timeout_s, lat, NULL) == -1)
+		goto out;
 	json_object_set_new(out, "commits", json_integer(a->count));
 	json_object_set_new(out, "fsync_ms",
 	    json_real(stats_ms(stats_percentile(lat, (size_t)a->count, 50))));

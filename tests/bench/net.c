@@ -777,8 +777,9 @@ proc_stat_ticks(const char *path, unsigned long long *user,
 int
 net_cpu(const struct net *net, struct net_cpu *c)
 {
-	char	path[96];
-	size_t	i;
+	unsigned long long	user, sys, loop_user, loop_sys;
+	char			path[96];
+	size_t			i;
 
 	memset(c, 0, sizeof(*c));
 	for (i = 0; i < net->n; i++) {
@@ -790,14 +791,15 @@ net_cpu(const struct net *net, struct net_cpu *c)
 		 * at least as much, and the workers' share is never < 0 */
 		snprintf(path, sizeof(path), "/proc/%ld/task/%ld/stat",
 		    (long)d->pid, (long)d->pid);
-		if (proc_stat_ticks(path, &c->d[i].loop_user,
-		    &c->d[i].loop_sys) == -1)
+		if (proc_stat_ticks(path, &loop_user, &loop_sys) == -1)
 			goto fail;
 		snprintf(path, sizeof(path), "/proc/%ld/stat", (long)d->pid);
-		if (proc_stat_ticks(path, &c->d[i].user, &c->d[i].sys) == -1)
+		if (proc_stat_ticks(path, &user, &sys) == -1)
 			goto fail;
+		c->d[i].all = user + sys;
+		c->d[i].sys = sys;
+		c->d[i].loop = loop_user + loop_sys;
 		c->d[i].pid = d->pid;
-		c->d[i].read = 1;
 	}
 	return 0;
 fail:
@@ -821,14 +823,16 @@ net_cpu_per_msg(const struct net *net, const struct net_cpu *from,
 		const struct net_cpu_daemon *a = &from->d[i], *b = &to->d[i];
 
 		/* a daemon started again meanwhile counts from 0 */
-		if (!a->read || !b->read || a->pid != b->pid ||
-		    b->user + b->sys < a->user + a->sys ||
-		    b->loop_user + b->loop_sys < a->loop_user + a->loop_sys)
+		if (a->pid == 0 || a->pid != b->pid || b->all < a->all ||
+		    b->sys < a->sys || b->loop < a->loop)
 			continue;
-		all = (double)(b->user + b->sys - a->user - a->sys);
-		loop = (double)(b->loop_user + b->loop_sys - a->loop_user -
-		    a->loop_sys);
+		all = (double)(b->all - a->all);
+		loop = (double)(b->loop - a->loop);
 		sys = (double)(b->sys - a->sys);
+		/* the two readings of a daemon are not quite at once: the
+		 * loop may have gained a tick on the process in between */
+		if (loop > all)
+			loop = all;
 		if ((d = json_object()) == NULL) {
 			json_decref(o);
 			return NULL;

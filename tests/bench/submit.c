@@ -13,18 +13,14 @@
 uint8_t *
 bench_doc(size_t len)
 {
-	uint64_t	 x = 0x9e3779b97f4a7c15ULL;
+	uint64_t	 x = BENCH_XORSHIFT_SEED;
 	uint8_t		*p;
 	size_t		 i;
 
 	if ((p = malloc(len > 0 ? len : 1)) == NULL)
 		return NULL;
-	for (i = 0; i < len; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		p[i] = (uint8_t)(x >> 32);
-	}
+	for (i = 0; i < len; i++)
+		p[i] = (uint8_t)(bench_xorshift64(&x) >> 32);
 	return p;
 }
 

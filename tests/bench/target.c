@@ -63,22 +63,29 @@ crypto_ms(const struct bench_ref *r)
 	return r->seal_ms + r->open_ms + r->sign_ms + r->verify_ms;
 }
 
+/* crypto_ms() for a document of 1 MiB; 0 when not measured */
+static double
+crypto_1m_ms(const struct bench_ref *r)
+{
+	if (!have_crypto(r) || r->seal_1m_ms <= 0 || r->open_1m_ms <= 0)
+		return 0;
+	return r->seal_1m_ms + r->open_1m_ms + r->sign_ms + r->verify_ms;
+}
+
 /* cores / (1/seal + 1/open + 1/sign + 1/verify) of SIZE bytes (crypto's
  * size or 1 MiB), requests per second; 0 when not measured. */
 static double
 ceiling_msgs_s(const struct bench_ref *r, long long size)
 {
-	double	ms;
+	double	ms = 0;
 
 	if (!have_crypto(r) || r->cores < 1)
 		return 0;
 	if (size == r->crypto_size)
 		ms = crypto_ms(r);
-	else if (size == DOC_1M && r->seal_1m_ms > 0 && r->open_1m_ms > 0)
-		ms = r->seal_1m_ms + r->open_1m_ms + r->sign_ms + r->verify_ms;
-	else
-		return 0;
-	return (double)r->cores * 1000.0 / ms;
+	else if (size == DOC_1M)
+		ms = crypto_1m_ms(r);
+	return ms > 0 ? (double)r->cores * 1000.0 / ms : 0;
 }
 
 /* 3 commits (sender's submit, receiver's store, sender's receipt) and
@@ -207,13 +214,12 @@ target_bulk(const struct bench_ref *r, json_t *o)
 static double
 doc_floor_ms(const struct bench_ref *r)
 {
-	if (r->seal_1m_ms <= 0 || r->open_1m_ms <= 0 || !have_crypto(r) ||
-	    r->sha256_1m_ms <= 0 || r->tls_1m_ms <= 0 ||
-	    r->socket_1m_ms <= 0 || r->commit_1m_cpu_ms <= 0)
+	if (crypto_1m_ms(r) <= 0 || r->sha256_1m_ms <= 0 ||
+	    r->tls_1m_ms <= 0 || r->socket_1m_ms <= 0 ||
+	    r->commit_1m_cpu_ms <= 0)
 		return 0;
-	return r->seal_1m_ms + r->open_1m_ms + r->sign_ms + r->verify_ms +
-	    2 * r->sha256_1m_ms + 2 * r->commit_1m_cpu_ms + r->tls_1m_ms +
-	    1.5 * r->socket_1m_ms;
+	return crypto_1m_ms(r) + 2 * r->sha256_1m_ms +
+	    2 * r->commit_1m_cpu_ms + r->tls_1m_ms + 1.5 * r->socket_1m_ms;
 }
 
 /*

@@ -66,7 +66,6 @@ struct urgent {
 	size_t			 submitted;	/* urgent ones so far */
 	int			 stop;		/* bulk threads: stop (atomic) */
 	unsigned long long	 bulk_submitted; /* (atomic) */
-	pthread_mutex_t		 lock;		/* bench_log from threads */
 	/* from the outbox, once over */
 	int64_t			 win_start, win_end;
 	int64_t			*bulk_lat;	/* normal items in the window */
@@ -153,13 +152,10 @@ bulk_thread_main(void *arg)
 			t->rc = -1;
 			/* the first failure says why and stops the others */
 			if (__atomic_exchange_n(&u->stop, 1,
-			    __ATOMIC_RELAXED) == 0) {
-				pthread_mutex_lock(&u->lock);
+			    __ATOMIC_RELAXED) == 0)
 				bench_log("urgent: bulk submit: %s: %s",
 				    comity_strerror(rc),
 				    comity_errmsg(t->conn));
-				pthread_mutex_unlock(&u->lock);
-			}
 			break;
 		}
 		__atomic_add_fetch(&u->bulk_submitted, n, __ATOMIC_RELAXED);
@@ -187,9 +183,7 @@ probe_thread_main(void *arg)
 			break;
 		/* never a burst to catch up after a stall */
 		next = now_ns() + step;
-		pthread_mutex_lock(&u->lock);	/* it may log */
 		rc = commit_probe_one(&u->probe, &u->probe_lat[u->nprobe]);
-		pthread_mutex_unlock(&u->lock);
 		if (rc == -1) {
 			/* it said why; the run is lost: stop the others */
 			u->probe_rc = -1;
@@ -421,7 +415,7 @@ static int
 urgent_report_floor(struct urgent *u, json_t *out)
 {
 	int64_t		*sum;
-	uint64_t	 x = 0x9e3779b97f4a7c15ULL;	/* xorshift64 state */
+	uint64_t	 x = BENCH_XORSHIFT_SEED;
 	size_t		 n = u->nprobe, i, j;
 
 	json_object_set_new(out, "commits_probed", json_integer(
@@ -434,10 +428,7 @@ urgent_report_floor(struct urgent *u, json_t *out)
 	}
 	for (i = 0; i < URGENT_FLOOR_DRAWS; i++)
 		for (j = 0; j < URGENT_FLOOR_COMMITS; j++) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			sum[i] += u->probe_lat[x % n];
+			sum[i] += u->probe_lat[bench_xorshift64(&x) % n];
 		}
 	json_object_set_new(out, "commit_p50_ms",
 	    json_real(stats_ms(stats_percentile(u->probe_lat, n, 50))));
@@ -591,7 +582,6 @@ urgent_run(struct bench *b, struct net *net, const struct run_args *a,
 	int			 rc = -1, crc, running = 0, probing = 0;
 
 	memset(&u, 0, sizeof(u));
-	pthread_mutex_init(&u.lock, NULL);
 	u.args = a;
 	u.sock = net->d[NET_SENDER].sock;
 	u.receiver = &net->d[NET_RECEIVER];
@@ -606,8 +596,7 @@ urgent_run(struct bench *b, struct net *net, const struct run_args *a,
 		goto out;
 	}
 	snprintf(name, sizeof(name), "urgent-probe-%u", a->run);
-	if (commit_probe_open(b, name, a->count, COMMIT_PROBE_LEN,
-	    &u.probe) == -1)
+	if (commit_probe_open(b, name, a->count, &u.probe) == -1)
 		goto out;
 	if ((crc = comity_connect(u.sock, &u.conn)) != 0) {
 		bench_log("urgent: connect %s: %s", u.sock,
@@ -658,7 +647,6 @@ out:
 		pthread_join(probe, NULL);
 	commit_probe_close(b, &u.probe);
 	comity_close(u.conn);
-	pthread_mutex_destroy(&u.lock);
 	free(u.items);
 	free(u.bulk_lat);
 	free(u.probe_lat);
